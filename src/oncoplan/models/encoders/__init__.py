@@ -1,0 +1,1 @@
+"""Encoders: networks mapping one modality to a shared representation."""

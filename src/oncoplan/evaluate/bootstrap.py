@@ -80,7 +80,13 @@ class BootstrapResult:
         )
 
 
-def _resample_indices(n: int, rng: np.random.Generator, stratify: np.ndarray | None) -> np.ndarray:
+def resample_indices(n: int, rng: np.random.Generator, stratify: np.ndarray | None = None) -> np.ndarray:
+    """Row indices of one bootstrap resample; with ``stratify`` every stratum keeps its size.
+
+    Example:
+        >>> resample_indices(4, np.random.default_rng(0), np.array([0, 0, 1, 1])).shape
+        (4,)
+    """
     if stratify is None:
         return rng.integers(0, n, size=n)
     parts = []
@@ -88,6 +94,9 @@ def _resample_indices(n: int, rng: np.random.Generator, stratify: np.ndarray | N
         members = np.flatnonzero(stratify == level)
         parts.append(rng.choice(members, size=len(members), replace=True))
     return np.concatenate(parts)
+
+
+_resample_indices = resample_indices  # backwards-compatible private name
 
 
 def _acceleration(jackknife: np.ndarray) -> float:
@@ -221,7 +230,7 @@ def bootstrap_many(
     reps: dict[str, list[float]] = {name: [] for name in metrics}
     failed = dict.fromkeys(metrics, 0)
     for _ in range(n_boot):
-        idx = _resample_indices(n, rng, strat)
+        idx = resample_indices(n, rng, strat)
         sample = [a[idx] for a in arrs]
         for name, fn in metrics.items():
             r = _safe_call(fn, sample)

@@ -199,3 +199,45 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
     @property
     def device_(self) -> str:
         return str(resolve_device(self.device))
+
+    # ------------------------------------------------------------------ persistence (no pickles)
+    def export_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """(JSON-serialisable state, named tensors) of the fitted model, for safetensors + JSON bundles."""
+        check_is_fitted(self, "networks_")
+        params = self.get_params()
+        params["hidden"] = list(params["hidden"])
+        state = {
+            "params": params,
+            "n_features_in": int(self.n_features_in_),
+            "unique_times": self.unique_times_.tolist(),
+            "head_state": self.adapter_.state(),
+            "n_members": len(self.networks_),
+            "best_epochs": [h.best_epoch for h in self.histories_],
+        }
+        tensors = {
+            f"member{k}.{name}": t.detach().cpu().contiguous()
+            for k, net in enumerate(self.networks_)
+            for name, t in net.state_dict().items()
+        }
+        return state, tensors
+
+    @classmethod
+    def from_exported_state(cls, state: dict, tensors: dict[str, torch.Tensor]) -> DeepSurvival:
+        """Rebuild a fitted model from :meth:`export_state` output."""
+        params = dict(state["params"])
+        params["hidden"] = tuple(params["hidden"])
+        model = cls(**params)
+        model.n_features_in_ = int(state["n_features_in"])
+        model.unique_times_ = np.asarray(state["unique_times"], dtype=float)
+        model.event_times_ = model.unique_times_
+        model.adapter_ = make_adapter(model.head, **(model.head_options or {}))
+        model.adapter_.load_state(state["head_state"])
+        model.histories_ = []
+        model.networks_ = []
+        for k in range(int(state["n_members"])):
+            net = model._new_network(int(model.random_state) + 1000 * k)
+            prefix = f"member{k}."
+            net.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)})
+            net.eval()
+            model.networks_.append(net)
+        return model

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from oncoplan.errors import ConfigError, CohortError, ModelError, describe_rows
+from oncoplan.errors import CohortError, ConfigError, ModelError, describe_rows
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ def _quantile_cuts(time: np.ndarray, event: np.ndarray, n_cuts: int, min_time: f
     cuts_idx = np.searchsorted(km_surv[::-1], s_cuts)[::-1]
     cuts = np.unique(km_time[::-1][cuts_idx])
     if len(cuts) != n_cuts:
-        logger.warning("quantile cuts are not unique: continuing with %d cuts instead of %d", len(cuts), n_cuts)
+        logger.warning(
+            "quantile cuts are not unique: continuing with %d cuts instead of %d", len(cuts), n_cuts
+        )
     cuts[0] = min_time
     return cuts
 
@@ -143,7 +145,7 @@ class TimeGrid:
         Example:
             >>> import numpy as np
             >>> TimeGrid(n_cuts=3, scheme="equidistant").fit(np.array([1.0, 4.0]), np.array([1, 1])).cuts
-            array([0. , 2. , 4. ])
+            array([0., 2., 4.])
         """
         if self.scheme == "explicit":
             logger.info("TimeGrid with explicit cuts: fit() leaves the cuts unchanged")
@@ -194,9 +196,10 @@ class TimeGrid:
         return idx, event_arr.astype(np.float64)
 
     def transform_pc(self, time: Any, event: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Map to ``(interval index, event, interval fraction)`` for the PC-hazard loss (pycox ``LabTransPCHazard``).
+        """Map to ``(interval index, event, interval fraction)`` for the PC-hazard loss.
 
-        Interval ``j`` is ``(cuts[j], cuts[j+1]]``; the fraction is ``(time - cuts[j]) / (cuts[j+1] - cuts[j])``.
+        As pycox ``LabTransPCHazard``: interval ``j`` is ``(cuts[j], cuts[j+1]]`` and the fraction is
+        ``(time - cuts[j]) / (cuts[j+1] - cuts[j])``.
         Times beyond the last cut are censored at it. A time equal to the first cut gets index ``-1``
         (no information; the loss skips it, as pycox does).
 
@@ -224,8 +227,10 @@ class TimeGrid:
         frac[at_start] = 0.0
         event_arr[at_start] = False
         if at_start.any():
-            logger.info("%d patient(s) at the grid start carry no information for the PC-hazard loss",
-                        int(at_start.sum()))
+            logger.info(
+                "%d patient(s) at the grid start carry no information for the PC-hazard loss",
+                int(at_start.sum()),
+            )
         return (right - 1).astype(np.int64), event_arr.astype(np.float64), frac
 
     def to_dict(self) -> dict[str, Any]:
@@ -247,7 +252,8 @@ class TimeGrid:
         """Rebuild a grid saved with :meth:`to_dict`.
 
         Example:
-            >>> TimeGrid.from_dict({"n_cuts": 3, "scheme": "quantiles", "min_time": 0.0, "cuts": None}).cuts is None
+            >>> saved = {"n_cuts": 3, "scheme": "quantiles", "min_time": 0.0, "cuts": None}
+            >>> TimeGrid.from_dict(saved).cuts is None
             True
         """
         try:

@@ -87,7 +87,9 @@ class GridHead(SurvivalHead):
     def __init__(self, grid: TimeGrid | None) -> None:
         super().__init__()
         if grid is None or grid.cuts is None:
-            raise ModelError(f"the {self.name or 'grid'} head needs a fitted TimeGrid", hint="call grid.fit first")
+            raise ModelError(
+                f"the {self.name or 'grid'} head needs a fitted TimeGrid", hint="call grid.fit first"
+            )
         self.register_buffer("cuts", torch.as_tensor(np.asarray(grid.cuts, dtype=np.float64)))
 
     @property

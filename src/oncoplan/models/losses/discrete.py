@@ -113,18 +113,21 @@ def nll_pc_hazard(
 
     Args:
         logits: ``(n, m - 1)`` one per interval of the :class:`TimeGrid` (``grid.n_intervals``).
-        idx_durations: ``(n,)`` int64 interval indices from ``TimeGrid.transform_pc`` (``-1`` rows are skipped).
+        idx_durations: ``(n,)`` int64 interval indices from ``TimeGrid.transform_pc`` (rows with ``-1``
+            are skipped).
         events: ``(n,)`` 1.0 event / 0.0 censoring.
         interval_frac: ``(n,)`` fraction of the last interval lived through, in ``[0, 1]``.
         reduction: ``'mean'`` (over the kept rows) | ``'sum'`` | ``'none'`` (kept rows only).
 
     Example:
         >>> nll_pc_hazard(torch.zeros(1, 2), torch.tensor([1]), torch.tensor([1.0]), torch.tensor([0.5]))
-        tensor(1.4058)
+        tensor(1.4062)
     """
     check_targets(logits, idx_durations, events)
     if interval_frac.shape != events.shape:
-        raise ModelError(f"'interval_frac' must have shape {tuple(events.shape)}, got {tuple(interval_frac.shape)}")
+        raise ModelError(
+            f"'interval_frac' must have shape {tuple(events.shape)}, got {tuple(interval_frac.shape)}"
+        )
     keep = idx_durations >= 0
     logits, idx = logits[keep], idx_durations[keep].long().view(-1, 1)
     events = events[keep].to(logits.dtype)

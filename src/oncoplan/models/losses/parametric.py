@@ -1,15 +1,18 @@
 """Right-censored negative log-likelihoods of parametric accelerated-failure-time (AFT) models.
 
-Parametrisations follow lifelines (``WeibullAFTFitter``, ``LogNormalAFTFitter``) so fitted parameters can be
-compared one to one; lifelines fits linear models only, so the torch versions are written here for neural heads.
+Parametrisations follow lifelines (``WeibullAFTFitter``, ``LogNormalAFTFitter``) so fitted parameters can
+be compared one to one; lifelines fits linear models only, so the torch versions are written here for
+neural heads.
 
 * **Weibull**: ``S(t) = exp(-(t / lambda)^rho)`` with ``log_scale = log lambda`` and ``log_shape = log rho``.
   Event: ``log f(t) = log rho - log lambda + (rho - 1)(log t - log lambda) - (t / lambda)^rho``.
-* **Log-normal**: ``log T ~ Normal(mu, sigma)``, ``S(t) = Phi(-(log t - mu) / sigma)`` with ``log_sigma = log sigma``.
+* **Log-normal**: ``log T ~ Normal(mu, sigma)``, ``S(t) = Phi(-(log t - mu) / sigma)``,
+  ``log_sigma = log sigma``.
   Event: ``log f(t) = log phi(z) - log sigma - log t`` with ``z = (log t - mu) / sigma``.
 
 A censored patient contributes ``log S(t)``. The losses are the full negative log-likelihoods (no constant
-dropped), so ``-nll * n`` with ``reduction='mean'`` equals lifelines' ``log_likelihood_`` at the same parameters.
+dropped), so ``-nll * n`` with ``reduction='mean'`` equals lifelines' ``log_likelihood_`` at the same
+parameters.
 
 Example:
     >>> import torch

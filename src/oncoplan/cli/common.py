@@ -1,0 +1,67 @@
+"""Shared CLI plumbing: error handling (exit code 2, no traceback), rich console, progress bars.
+
+Example:
+    >>> @handle_errors
+    ... def command() -> None:
+    ...     raise OncoplanError("bad input")
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from oncoplan.errors import OncoplanError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable)
+
+
+def debug_enabled() -> bool:
+    """``--debug`` (or ONCOPLAN_DEBUG=1) shows tracebacks."""
+    return os.environ.get("ONCOPLAN_DEBUG", "") not in ("", "0")
+
+
+def handle_errors(func: F) -> F:
+    """Turn :class:`OncoplanError` into a readable message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except OncoplanError as exc:
+            if debug_enabled():
+                raise
+            err_console.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, markup=True)
+            if exc.hint:
+                err_console.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def epoch_progress(description: str, enabled: bool = True) -> Iterator[Callable]:
+    """A rich progress bar fed by the trainer's ``progress(epoch, max_epochs, train, val)`` callback."""
+    if not enabled:
+        yield lambda *a: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
+               TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(description, total=1, loss="")
+
+        def update(epoch: int, max_epochs: int, train_loss: float, val_loss: float | None) -> None:
+            loss = f"loss {train_loss:.4f}" + ("" if val_loss is None else f" / val {val_loss:.4f}")
+            progress.update(task, completed=epoch, total=max_epochs, loss=loss)
+
+        yield update

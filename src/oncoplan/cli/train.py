@@ -1,0 +1,46 @@
+"""``oncoplan train``: train a survival model on a cohort and save the bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from oncoplan.cli.common import console, epoch_progress, handle_errors
+from oncoplan.data.sources import load_cohort
+from oncoplan.data.splits import holdout_split
+from oncoplan.errors import ConfigError
+from oncoplan.train.workflow import train_survival_model
+
+
+@handle_errors
+def train(
+    cohort: str = typer.Argument(..., help="survset:NAME, deepsurv:NAME, a CSV/Parquet file or a spec file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the model bundle."),
+    spec: Path = typer.Option(None, "--spec", help="Cohort spec (YAML/TOML) for a CSV/Parquet file."),
+    head: str = typer.Option("cox", "--model", "--head", help="Survival head (cox)."),
+    epochs: int = typer.Option(200, help="Maximum epochs."),
+    ensemble: int = typer.Option(1, help="Deep-ensemble members."),
+    seed: int = typer.Option(0, help="Random seed."),
+    holdout: float = typer.Option(0.0, help="Keep this share of patients out (written to split.json)."),
+    no_treatment: bool = typer.Option(False, "--no-treatment", help="Do not use the treatment as input."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train a deep survival model and save it as a bundle."""
+    if not 0 <= holdout < 1:
+        raise ConfigError(f"--holdout must be in [0, 1), got {holdout}")
+    data = load_cohort(cohort, spec)
+    rows = None
+    out.mkdir(parents=True, exist_ok=True)
+    if holdout > 0:
+        split = holdout_split(data, (1 - holdout, holdout), seed=seed)
+        split.to_json(out / "split.json")
+        rows = split.parts["train"]
+    params = {"head": head, "max_epochs": epochs, "n_ensemble": ensemble}
+    with epoch_progress(f"training {head} on {data.name}", enabled=not quiet) as progress:
+        bundle = train_survival_model(data, rows, params, include_treatment=not no_treatment, seed=seed,
+                                      progress=progress)
+    bundle.save(out)
+    console.print(f"saved model to [bold]{out}[/bold]")
+    console.print(json.dumps(data.summary()))

@@ -55,8 +55,13 @@ def epoch_progress(description: str, enabled: bool = True) -> Iterator[Callable]
     if not enabled:
         yield lambda *a: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
-               TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[loss]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task(description, total=1, loss="")
 

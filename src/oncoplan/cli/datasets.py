@@ -21,6 +21,12 @@ def datasets(
     for col in ("source", "patients", "numeric", "categorical", "available", "description"):
         out.add_column(col)
     for row in table.itertuples():
-        out.add_row(row.source, "" if row.patients is None else str(row.patients), str(row.numeric),
-                    str(row.categorical), "yes" if row.available else "no", row.description)
+        out.add_row(
+            row.source,
+            "" if row.patients is None else str(row.patients),
+            str(row.numeric),
+            str(row.categorical),
+            "yes" if row.available else "no",
+            row.description,
+        )
     console.print(out)

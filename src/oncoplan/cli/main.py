@@ -23,8 +23,12 @@ from oncoplan.cli.evaluate import evaluate
 from oncoplan.cli.predict import predict
 from oncoplan.cli.train import train
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="oncoplan: personalized cancer treatment planning with deep survival models.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="oncoplan: personalized cancer treatment planning with deep survival models.",
+)
 
 
 def _version(value: bool) -> None:
@@ -37,12 +41,16 @@ def _version(value: bool) -> None:
 def main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """oncoplan command line."""
     if debug:
         os.environ["ONCOPLAN_DEBUG"] = "1"
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 app.command()(datasets)

@@ -30,7 +30,9 @@ def parse_horizons(text: str) -> np.ndarray:
 def predict(
     model: Path = typer.Argument(..., help="Model bundle folder."),
     patients: Path = typer.Argument(..., help="CSV/Parquet with the model's covariate columns."),
-    horizons: str = typer.Option("365,730,1825", help="Comma-separated horizons (in the cohort's time unit)."),
+    horizons: str = typer.Option(
+        "365,730,1825", help="Comma-separated horizons (in the cohort's time unit)."
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Write predictions to this CSV."),
 ) -> None:
     """Predict survival probabilities at HORIZONS for each patient in PATIENTS."""

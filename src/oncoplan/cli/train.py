@@ -39,8 +39,9 @@ def train(
         rows = split.parts["train"]
     params = {"head": head, "max_epochs": epochs, "n_ensemble": ensemble}
     with epoch_progress(f"training {head} on {data.name}", enabled=not quiet) as progress:
-        bundle = train_survival_model(data, rows, params, include_treatment=not no_treatment, seed=seed,
-                                      progress=progress)
+        bundle = train_survival_model(
+            data, rows, params, include_treatment=not no_treatment, seed=seed, progress=progress
+        )
     bundle.save(out)
     console.print(f"saved model to [bold]{out}[/bold]")
     console.print(json.dumps(data.summary()))

@@ -29,8 +29,13 @@ TREATMENT_FEATURE = "treatment"
 
 
 def _infer_types(df: pd.DataFrame, spec: CohortSpec) -> CohortSpec:
-    reserved = {spec.id_column, spec.time_column, spec.event_column, spec.response_column,
-                spec.treatment_column}
+    reserved = {
+        spec.id_column,
+        spec.time_column,
+        spec.event_column,
+        spec.response_column,
+        spec.treatment_column,
+    }
     numeric, categorical = list(spec.numeric), list(spec.categorical)
     for col in df.columns:
         if col in reserved or col in numeric or col in categorical:
@@ -68,7 +73,7 @@ class Cohort:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, spec: CohortSpec, source: str = "the cohort table") -> Cohort:
-        """Validate ``df`` under ``spec`` and build a cohort (raises :class:`CohortError` listing all problems)."""
+        """Validate ``df`` under ``spec`` and build a cohort (a :class:`CohortError` lists all problems)."""
         if spec.infer_types:
             spec = _infer_types(df, spec)
         check_table(df, spec, source=source)
@@ -87,8 +92,9 @@ class Cohort:
         if spec.response_column is not None:
             response = pd.to_numeric(df[spec.response_column].astype(int)).to_numpy().astype(int)
         if spec.treatment_column is not None:
-            treatment = pd.Series(df[spec.treatment_column].astype(str).to_numpy(), index=cov.index,
-                                  name=TREATMENT_FEATURE)
+            treatment = pd.Series(
+                df[spec.treatment_column].astype(str).to_numpy(), index=cov.index, name=TREATMENT_FEATURE
+            )
             if spec.arms is None:
                 spec = spec.model_copy(update={"arms": sorted(treatment.unique().tolist())})
         return cls(spec=spec, covariates=cov, time=time, event=event, response=response, treatment=treatment)
@@ -163,7 +169,9 @@ class Cohort:
                 f"{list(unknown[:3])}"
             )
         if index.duplicated().any():
-            raise CohortError(f"block {name!r} has duplicate patient ids, e.g. {list(index[index.duplicated()][:3])}")
+            raise CohortError(
+                f"block {name!r} has duplicate patient ids, e.g. {list(index[index.duplicated()][:3])}"
+            )
         self.blocks[name] = block.set_axis(index, axis=0)
 
     def data_hash(self) -> str:

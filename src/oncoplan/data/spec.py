@@ -64,8 +64,13 @@ class CohortSpec(BaseModel):
         both = set(self.numeric) & set(self.categorical)
         if both:
             raise ValueError(f"columns declared both numeric and categorical: {sorted(both)}")
-        reserved = {self.id_column, self.time_column, self.event_column, self.response_column,
-                    self.treatment_column} - {None}
+        reserved = {
+            self.id_column,
+            self.time_column,
+            self.event_column,
+            self.response_column,
+            self.treatment_column,
+        } - {None}
         clash = reserved & (set(self.numeric) | set(self.categorical))
         if clash:
             raise ValueError(f"outcome/id/treatment columns cannot also be covariates: {sorted(clash)}")

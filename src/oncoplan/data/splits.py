@@ -70,8 +70,9 @@ class Split:
         def rows(ids: list[str]) -> np.ndarray:
             missing = [i for i in ids if i not in position]
             if missing:
-                raise CohortError(f"split file {path} names {len(missing)} patients not in the cohort, "
-                                  f"e.g. {missing[:3]}")
+                raise CohortError(
+                    f"split file {path} names {len(missing)} patients not in the cohort, e.g. {missing[:3]}"
+                )
             return np.array([position[i] for i in ids], dtype=int)
 
         return cls(

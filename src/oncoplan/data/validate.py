@@ -68,7 +68,9 @@ def _time_problems(df: pd.DataFrame, spec: CohortSpec) -> list[str]:
         problems.append(f"column {col!r} has non-numeric times in {_where(df, spec, bad)}, e.g. {examples}")
     missing = raw.isna().to_numpy()
     if missing.any():
-        problems.append(f"column {col!r} has missing times in {_where(df, spec, missing)}; drop these patients")
+        problems.append(
+            f"column {col!r} has missing times in {_where(df, spec, missing)}; drop these patients"
+        )
     neg = (times < 0).to_numpy()
     if neg.any():
         problems.append(
@@ -79,7 +81,9 @@ def _time_problems(df: pd.DataFrame, spec: CohortSpec) -> list[str]:
 
 def _binary_problems(df: pd.DataFrame, spec: CohortSpec, col: str, what: str) -> list[str]:
     raw = df[col]
-    values = pd.to_numeric(raw.map(lambda v: int(v) if isinstance(v, bool | np.bool_) else v), errors="coerce")
+    values = pd.to_numeric(
+        raw.map(lambda v: int(v) if isinstance(v, bool | np.bool_) else v), errors="coerce"
+    )
     bad = ~values.isin([0, 1]).to_numpy()
     if not bad.any():
         return []
@@ -145,7 +149,9 @@ def find_problems(df: pd.DataFrame, spec: CohortSpec) -> list[str]:
         return problems
     ids = df[spec.id_column]
     if ids.isna().any():
-        problems.append(f"id column {spec.id_column!r} is empty in {describe_rows(_row_numbers(ids.isna().to_numpy()))}")
+        problems.append(
+            f"id column {spec.id_column!r} is empty in {describe_rows(_row_numbers(ids.isna().to_numpy()))}"
+        )
     dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
     if dup.any():
         problems.append(

@@ -66,8 +66,10 @@ class CoxAdapter:
         """Nothing to fit before training for Cox."""
 
     def targets(self, time: np.ndarray, event: np.ndarray) -> dict[str, torch.Tensor]:
-        return {"time": torch.as_tensor(time, dtype=torch.float32),
-                "event": torch.as_tensor(event, dtype=torch.float32)}
+        return {
+            "time": torch.as_tensor(time, dtype=torch.float32),
+            "event": torch.as_tensor(event, dtype=torch.float32),
+        }
 
     def loss(self, outputs: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         return cox_partial_likelihood(outputs[:, 0], targets["time"], targets["event"], ties=self.ties)
@@ -86,8 +88,11 @@ class CoxAdapter:
         return outputs[:, 0].astype(float)
 
     def state(self) -> dict:
-        return {"ties": self.ties, "baseline_times": self.baseline_times_.tolist(),
-                "baseline_survival": self.baseline_survival_.tolist()}
+        return {
+            "ties": self.ties,
+            "baseline_times": self.baseline_times_.tolist(),
+            "baseline_survival": self.baseline_survival_.tolist(),
+        }
 
     def load_state(self, state: dict) -> None:
         self.ties = state["ties"]

@@ -24,7 +24,9 @@ class SurvivalPipeline(Pipeline):
 
     def predict_survival_function(self, X, return_array: bool = False):
         """Forward to the final estimator after the transforms."""
-        return self.steps[-1][1].predict_survival_function(self._transform_until_last(X), return_array=return_array)
+        return self.steps[-1][1].predict_survival_function(
+            self._transform_until_last(X), return_array=return_array
+        )
 
     def predict_cumulative_hazard_function(self, X, return_array: bool = False):
         """Forward to the final estimator after the transforms."""
@@ -37,11 +39,14 @@ class SurvivalPipeline(Pipeline):
         return self.steps[-1][1].unique_times_
 
 
-def make_survival_pipeline(numeric: list[str], categorical: list[str], estimator=None, strict: bool = True,
-                           **model_params) -> SurvivalPipeline:
+def make_survival_pipeline(
+    numeric: list[str], categorical: list[str], estimator=None, strict: bool = True, **model_params
+) -> SurvivalPipeline:
     """Preprocessing (imputation, scaling, one-hot) + a survival estimator (``DeepSurvival`` by default)."""
     model = estimator if estimator is not None else DeepSurvival(**model_params)
-    return SurvivalPipeline([
-        ("preprocess", TabularPreprocessor(numeric=numeric, categorical=categorical, strict=strict)),
-        ("model", model),
-    ])
+    return SurvivalPipeline(
+        [
+            ("preprocess", TabularPreprocessor(numeric=numeric, categorical=categorical, strict=strict)),
+            ("model", model),
+        ]
+    )

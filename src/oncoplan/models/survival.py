@@ -91,27 +91,54 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
     def _new_network(self, seed: int) -> TabularSurvivalNet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return TabularSurvivalNet(self.n_features_in_, self.adapter_.n_outputs, tuple(self.hidden),
-                                      self.dropout, self.norm, self.linear_skip)
+            return TabularSurvivalNet(
+                self.n_features_in_,
+                self.adapter_.n_outputs,
+                tuple(self.hidden),
+                self.dropout,
+                self.norm,
+                self.linear_skip,
+            )
 
     def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size,
-                           max_epochs=self.max_epochs, patience=self.patience, seed=seed, device=self.device)
+        return TrainConfig(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=seed,
+            device=self.device,
+        )
 
     def _inner_split(self, event: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(len(event))
         n_val = int(round(self.validation_fraction * len(event)))
         if self.validation_fraction <= 0 or n_val < 2 or event.sum() < 4:
             return rows, rows[:0]
-        return train_test_split(rows, test_size=self.validation_fraction, random_state=seed,
-                                stratify=event.astype(int))
+        return train_test_split(
+            rows, test_size=self.validation_fraction, random_state=seed, stratify=event.astype(int)
+        )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: np.ndarray, y: np.ndarray,
-            progress: Callable[[int, int, float, float | None], None] | None = None) -> DeepSurvival:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        progress: Callable[[int, int, float, float | None], None] | None = None,
+    ) -> DeepSurvival:
         """Fit on numeric ``X`` (n, d) and a structured survival array ``y``."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=True)
-        event, time = check_array_survival(X, y)
+        try:
+            event, time = check_array_survival(X, y)
+        except ValueError as exc:
+            if "censored" in str(exc):
+                raise ModelError(
+                    "no events in the training data: a survival model cannot be fitted"
+                ) from None
+            raise ModelError(
+                f"invalid survival target: {exc}", hint="use sksurv.util.Surv.from_arrays(event, time)"
+            ) from None
         event = np.ascontiguousarray(event, dtype=bool)
         time = np.ascontiguousarray(time, dtype=np.float64)
         if event.sum() == 0:
@@ -128,11 +155,14 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             net = self._new_network(seed)
             targets = self.adapter_.targets(time, event)
             history = fit_module(
-                net, self.adapter_.loss,
-                x_all[train_rows], {k: v[train_rows] for k, v in targets.items()},
+                net,
+                self.adapter_.loss,
+                x_all[train_rows],
+                {k: v[train_rows] for k, v in targets.items()},
                 x_all[val_rows] if len(val_rows) else None,
                 {k: v[val_rows] for k, v in targets.items()} if len(val_rows) else None,
-                config=self._train_config(seed), progress=progress,
+                config=self._train_config(seed),
+                progress=progress,
             )
             net.to("cpu")
             self.networks_.append(net)
@@ -158,7 +188,9 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         check_is_fitted(self, "networks_")
         X = check_array(X, dtype=np.float64, ensure_all_finite=True)
         if X.shape[1] != self.n_features_in_:
-            raise ModelError(f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}")
+            raise ModelError(
+                f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}"
+            )
         return X
 
     def member_survival(self, X: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
@@ -237,7 +269,7 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         for k in range(int(state["n_members"])):
             net = model._new_network(int(model.random_state) + 1000 * k)
             prefix = f"member{k}."
-            net.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)})
+            net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
             net.eval()
             model.networks_.append(net)
         return model

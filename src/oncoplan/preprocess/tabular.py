@@ -44,8 +44,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         strict: raise :class:`CohortError` on categories unseen in training (else encode as zeros).
     """
 
-    def __init__(self, numeric: list[str] | None = None, categorical: list[str] | None = None,
-                 strict: bool = True) -> None:
+    def __init__(
+        self, numeric: list[str] | None = None, categorical: list[str] | None = None, strict: bool = True
+    ) -> None:
         self.numeric = numeric
         self.categorical = categorical
         self.strict = strict
@@ -59,15 +60,19 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         numeric, categorical = self._columns()
         missing = [c for c in numeric + categorical if c not in frame.columns]
         if missing:
-            raise CohortError(f"columns missing from the input: {', '.join(map(repr, missing))}",
-                              hint="the model was trained with these columns; add them (values may be empty)")
+            raise CohortError(
+                f"columns missing from the input: {', '.join(map(repr, missing))}",
+                hint="the model was trained with these columns; add them (values may be empty)",
+            )
         out = pd.DataFrame(index=frame.index)
         for col in numeric:
             values = pd.to_numeric(frame[col], errors="coerce")
             bad = values.isna() & frame[col].notna()
             if bad.any():
-                raise CohortError(f"numeric column {col!r} has non-numeric values in "
-                                  f"{describe_rows((np.flatnonzero(bad.to_numpy()) + 1).tolist())}")
+                raise CohortError(
+                    f"numeric column {col!r} has non-numeric values in "
+                    f"{describe_rows((np.flatnonzero(bad.to_numpy()) + 1).tolist())}"
+                )
             out[col] = values.astype(float)
         for col in categorical:
             out[col] = [MISSING_CATEGORY if pd.isna(v) else str(v) for v in frame[col]]
@@ -79,22 +84,47 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         data = self._prepare(frame)
         transformers = []
         if numeric:
-            transformers.append(("numeric", Pipeline([
-                ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-                ("scale", StandardScaler()),
-            ]), numeric))
+            transformers.append(
+                (
+                    "numeric",
+                    Pipeline(
+                        [
+                            (
+                                "impute",
+                                SimpleImputer(
+                                    strategy="median", add_indicator=True, keep_empty_features=True
+                                ),
+                            ),
+                            ("scale", StandardScaler()),
+                        ]
+                    ),
+                    numeric,
+                )
+            )
         if categorical:
-            transformers.append(("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False,
-                                                              dtype=np.float64), categorical))
+            transformers.append(
+                (
+                    "categorical",
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
+                    categorical,
+                )
+            )
         self.transformer_ = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
         self.transformer_.fit(data)
-        self.categories_ = {
-            col: [str(c) for c in cats]
-            for col, cats in zip(categorical, self.transformer_.named_transformers_["categorical"].categories_)
-        } if categorical else {}
+        self.categories_ = (
+            {
+                col: [str(c) for c in cats]
+                for col, cats in zip(categorical, self._encoder().categories_, strict=True)
+            }
+            if categorical
+            else {}
+        )
         self.feature_names_out_ = self._names(numeric, categorical)
         self.n_features_in_ = len(numeric) + len(categorical)
         return self
+
+    def _encoder(self) -> OneHotEncoder:
+        return self.transformer_.named_transformers_["categorical"]
 
     def _names(self, numeric: list[str], categorical: list[str]) -> list[str]:
         names = list(numeric)
@@ -125,11 +155,15 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             parts = []
             for col, values in unseen.items():
                 rows = (np.flatnonzero(data[col].isin(values).to_numpy()) + 1).tolist()
-                parts.append(f"column {col!r}: {values} in {describe_rows(rows)} "
-                             f"(seen in training: {self.categories_[col]})")
+                parts.append(
+                    f"column {col!r}: {values} in {describe_rows(rows)} "
+                    f"(seen in training: {self.categories_[col]})"
+                )
             message = "categories never seen in training: " + "; ".join(parts)
             if self.strict:
-                raise CohortError(message, hint="recode these values to a training category or leave them empty")
+                raise CohortError(
+                    message, hint="recode these values to a training category or leave them empty"
+                )
             logger.warning("%s; encoded as all-zero one-hot rows", message.split(":")[0])
         return np.asarray(self.transformer_.transform(data), dtype=np.float64)
 

@@ -47,12 +47,24 @@ def _coxph_baseline(bundle, train, test, n_boot: int, seed: int):
     x_train = prep.transform(bundle.frame_from_cohort(train))
     x_test = prep.transform(bundle.frame_from_cohort(test))
     cox = CoxPHSurvivalAnalysis(alpha=1e-2, ties="efron").fit(x_train, train.y)
-    return bootstrap(harrell_c_index, test.event, test.time, cox.predict(x_test), n_boot=n_boot, seed=seed,
-                     stratify=test.event, name="C-index")
+    return bootstrap(
+        harrell_c_index,
+        test.event,
+        test.time,
+        cox.predict(x_test),
+        n_boot=n_boot,
+        seed=seed,
+        stratify=test.event,
+        name="C-index",
+    )
 
 
-def run_demo(out_dir: str | Path = "oncoplan-demo", quick: bool = False, seed: int = 0,
-             progress: Callable | None = None) -> DemoResult:
+def run_demo(
+    out_dir: str | Path = "oncoplan-demo",
+    quick: bool = False,
+    seed: int = 0,
+    progress: Callable | None = None,
+) -> DemoResult:
     """Run the demo and write its outputs into ``out_dir``.
 
     ``quick`` trains for a few epochs with fewer bootstrap resamples (for tests).
@@ -86,7 +98,8 @@ def run_demo(out_dir: str | Path = "oncoplan-demo", quick: bool = False, seed: i
         f"- cohort: {cohort.n_patients} patients, {int(cohort.event.sum())} deaths; arms "
         + ", ".join(f"{a} ({n})" for a, n in cohort.summary()["arms"].items()),
         f"- split: {split.kind} (seed {seed}); trained on {train.n_patients}, tested on {test.n_patients}",
-        f"- deep survival model (ensemble of {params['n_ensemble']}): {deep['c_index']}, IBS {deep['ibs']:.4f}",
+        f"- deep survival model (ensemble of {params['n_ensemble']}): {deep['c_index']}, "
+        f"IBS {deep['ibs']:.4f}",
         f"- CoxPH baseline (scikit-survival): {cox_c}",
         f"- outputs: {out.resolve()}",
     ]

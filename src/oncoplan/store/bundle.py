@@ -65,8 +65,14 @@ def package_versions() -> dict[str, str]:
 def git_commit() -> str | None:
     """The git commit of the oncoplan source tree, when it is a checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -134,14 +140,22 @@ class ModelBundle:
         kind = type(self.estimator).__name__
         if kind not in ESTIMATORS:
             raise ModelError(f"estimator {kind} cannot be saved in a bundle")
-        model_json = {"format": BUNDLE_FORMAT, "estimator": kind, "state": state,
-                      "include_treatment": self.include_treatment}
+        model_json = {
+            "format": BUNDLE_FORMAT,
+            "estimator": kind,
+            "state": state,
+            "include_treatment": self.include_treatment,
+        }
         (folder / "model.json").write_text(json.dumps(model_json), encoding="utf-8")
         save_file(tensors, str(folder / "weights.safetensors"))
         sio.dump(self.preprocessor, folder / "preprocessor.skops")
         (folder / "spec.json").write_text(self.spec.model_dump_json(indent=1), encoding="utf-8")
-        meta = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "versions": package_versions(), "git_commit": git_commit(), **self.metadata}
+        meta = {
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            **self.metadata,
+        }
         (folder / "metadata.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
         return folder
 
@@ -152,9 +166,11 @@ class ModelBundle:
         needed = ["model.json", "weights.safetensors", "preprocessor.skops", "spec.json"]
         missing = [n for n in needed if not (folder / n).exists()]
         if not folder.is_dir() or missing:
-            raise ModelError(f"{folder} is not an oncoplan model bundle"
-                             + (f" (missing {', '.join(missing)})" if folder.is_dir() else ""),
-                             hint="train one with `oncoplan train COHORT --out FOLDER`")
+            raise ModelError(
+                f"{folder} is not an oncoplan model bundle"
+                + (f" (missing {', '.join(missing)})" if folder.is_dir() else ""),
+                hint="train one with `oncoplan train COHORT --out FOLDER`",
+            )
         try:
             model_json = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -164,16 +180,25 @@ class ModelBundle:
         kind = model_json["estimator"]
         if kind not in ESTIMATORS:
             raise ModelError(f"bundle {folder} holds an unknown estimator kind {kind!r}")
-        estimator = ESTIMATORS[kind].from_exported_state(model_json["state"],
-                                                         load_file(str(folder / "weights.safetensors")))
+        estimator = ESTIMATORS[kind].from_exported_state(
+            model_json["state"], load_file(str(folder / "weights.safetensors"))
+        )
         untrusted = sio.get_untrusted_types(file=folder / "preprocessor.skops")
         refused = sorted(set(untrusted) - set(TRUSTED_SKOPS_TYPES))
         if refused:
-            raise ModelError(f"refusing to load {folder / 'preprocessor.skops'}: it contains untrusted types "
-                             f"{refused}")
+            raise ModelError(
+                f"refusing to load {folder / 'preprocessor.skops'}: it contains untrusted types {refused}"
+            )
         preprocessor = sio.load(folder / "preprocessor.skops", trusted=untrusted)
+        if not isinstance(preprocessor, TabularPreprocessor):
+            raise ModelError(f"{folder / 'preprocessor.skops'} does not hold a TabularPreprocessor")
         spec = CohortSpec.model_validate_json((folder / "spec.json").read_text(encoding="utf-8"))
         meta_path = folder / "metadata.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        return cls(estimator=estimator, preprocessor=preprocessor, spec=spec,
-                   include_treatment=bool(model_json.get("include_treatment", True)), metadata=meta)
+        return cls(
+            estimator=estimator,
+            preprocessor=preprocessor,
+            spec=spec,
+            include_treatment=bool(model_json.get("include_treatment", True)),
+            metadata=meta,
+        )

@@ -71,7 +71,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def _batches(n: int, batch_size: int | None, generator: torch.Generator, min_batch: int) -> list[torch.Tensor]:
+def _batches(
+    n: int, batch_size: int | None, generator: torch.Generator, min_batch: int
+) -> list[torch.Tensor]:
     order = torch.randperm(n, generator=generator)
     if batch_size is None or batch_size >= n:
         return [order]
@@ -90,8 +92,9 @@ def _evaluate(module: nn.Module, loss_fn: LossFn, x: torch.Tensor, targets: Targ
 
 def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
     if config.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
-                                                          patience=max(2, config.patience // 3))
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=max(2, config.patience // 3)
+        )
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.max_epochs)
     return None
@@ -182,7 +185,12 @@ def _fit(
         elif scheduler is not None:
             scheduler.step()
         if monitor < best - config.min_delta:
-            best, best_state, waited, result.best_epoch = monitor, copy.deepcopy(module.state_dict()), 0, epoch + 1
+            best, best_state, waited, result.best_epoch = (
+                monitor,
+                copy.deepcopy(module.state_dict()),
+                0,
+                epoch + 1,
+            )
         else:
             waited += 1
             if waited >= config.patience:

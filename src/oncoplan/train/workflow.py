@@ -62,5 +62,10 @@ def train_survival_model(
         "feature_names": list(preprocessor.feature_names_out_),
         "time_range": [float(train.time.min()), float(train.time.max())],
     }
-    return ModelBundle(estimator=estimator, preprocessor=preprocessor, spec=cohort.spec,
-                       include_treatment=include_treatment and cohort.treatment is not None, metadata=metadata)
+    return ModelBundle(
+        estimator=estimator,
+        preprocessor=preprocessor,
+        spec=cohort.spec,
+        include_treatment=include_treatment and cohort.treatment is not None,
+        metadata=metadata,
+    )

@@ -26,7 +26,9 @@ def load_cohort(source: str | Path, spec: CohortSpec | str | Path | None = None)
     if text.startswith("deepsurv:"):
         return load_deepsurv(text.split(":", 1)[1])
     if ":" in text and not Path(text).exists() and len(text.split(":", 1)[0]) > 1:
-        raise DataSourceError(f"unknown cohort source {text!r}", hint="use survset:NAME, deepsurv:NAME or a file")
+        raise DataSourceError(
+            f"unknown cohort source {text!r}", hint="use survset:NAME, deepsurv:NAME or a file"
+        )
     return load_table(text, spec)
 
 
@@ -36,15 +38,29 @@ def list_datasets() -> pd.DataFrame:
 
     table = survset_table()
     rows = [
-        {"source": f"survset:{r.ds}", "patients": int(r.n), "numeric": int(r.n_num),
-         "categorical": int(r.n_fac), "description": DESCRIPTIONS.get(r.ds, ""), "available": True}
+        {
+            "source": f"survset:{r.ds}",
+            "patients": int(r.n),
+            "numeric": int(r.n_num),
+            "categorical": int(r.n_fac),
+            "description": DESCRIPTIONS.get(r.ds, ""),
+            "available": True,
+        }
         for r in table.itertuples()
     ]
     root = shared_data_dir()
     for key, (filename, cols, cats, _treat, _unit, desc) in DEEPSURV_COHORTS.items():
         available = root is not None and (root / "deepsurv" / filename).exists()
-        rows.append({"source": f"deepsurv:{key}", "patients": None, "numeric": len(cols) - len(cats),
-                     "categorical": len(cats), "description": desc, "available": available})
+        rows.append(
+            {
+                "source": f"deepsurv:{key}",
+                "patients": None,
+                "numeric": len(cols) - len(cats),
+                "categorical": len(cats),
+                "description": desc,
+                "available": available,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -64,7 +64,7 @@ def survset_table() -> pd.DataFrame:
 def _strip(col: str) -> str:
     for prefix in ("num_", "fac_"):
         if col.startswith(prefix):
-            return col[len(prefix):]
+            return col[len(prefix) :]
     return col
 
 

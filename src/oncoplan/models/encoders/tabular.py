@@ -26,8 +26,9 @@ class MLPEncoder(nn.Module):
     Shapes: input (batch, n_features) -> output (batch, hidden[-1]) (or n_features with no hidden layers).
     """
 
-    def __init__(self, n_features: int, hidden: Sequence[int] = (32, 32), dropout: float = 0.1,
-                 norm: Norm = "batch") -> None:
+    def __init__(
+        self, n_features: int, hidden: Sequence[int] = (32, 32), dropout: float = 0.1, norm: Norm = "batch"
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = n_features
@@ -57,8 +58,15 @@ class TabularSurvivalNet(nn.Module):
     Shapes: input (batch, n_features) -> output (batch, n_outputs).
     """
 
-    def __init__(self, n_features: int, n_outputs: int, hidden: Sequence[int] = (32, 32),
-                 dropout: float = 0.1, norm: Norm = "batch", linear_skip: bool = True) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        hidden: Sequence[int] = (32, 32),
+        dropout: float = 0.1,
+        norm: Norm = "batch",
+        linear_skip: bool = True,
+    ) -> None:
         super().__init__()
         self.encoder = MLPEncoder(n_features, hidden, dropout, norm)
         self.head = nn.Linear(self.encoder.out_features, n_outputs)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from oncoplan.errors import ModelError
 from oncoplan.models.heads.base import GridHead, as_tensor
-from oncoplan.models.losses.discrete import nll_logistic_hazard, nll_pc_hazard
+from oncoplan.models.losses.discrete import nll_logistic_hazard, nll_pc_hazard, softplus
 from oncoplan.models.time_grid import TimeGrid
 
 Interpolation = Literal["step", "linear", "const_hazard"]
@@ -41,7 +41,7 @@ def survival_logistic_hazard(logits: Tensor) -> Tensor:
         >>> survival_logistic_hazard(torch.tensor([[0.0]]))
         tensor([[0.5000]])
     """
-    return torch.exp(-F.softplus(logits).cumsum(-1))
+    return torch.exp(-softplus(logits).cumsum(-1))
 
 
 def survival_pc_hazard(logits: Tensor) -> Tensor:
@@ -51,7 +51,7 @@ def survival_pc_hazard(logits: Tensor) -> Tensor:
         >>> survival_pc_hazard(torch.zeros(1, 2)).shape
         torch.Size([1, 3])
     """
-    cumhaz = F.pad(F.softplus(logits), (1, 0)).cumsum(-1)
+    cumhaz = F.pad(softplus(logits), (1, 0)).cumsum(-1)
     return torch.exp(-cumhaz)
 
 

@@ -1,0 +1,93 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from oncoplan.data import Cohort, CohortSpec, load_cohort
+from oncoplan.errors import CohortError, DataSourceError
+from tests.conftest import requires_shared
+
+
+def test_colon_cohort_has_trial_arms_and_types(colon):
+    assert colon.n_patients == 929
+    assert colon.arms == ["Obs", "Lev", "Lev+5FU"]
+    assert colon.treatment.value_counts().to_dict() == {"Obs": 315, "Lev": 310, "Lev+5FU": 304}
+    assert colon.spec.numeric == ["age", "nodes"]
+    assert "rx" not in colon.covariates.columns
+    assert colon.y.dtype.names == ("event", "time")
+    assert int(colon.event.sum()) == 452
+    assert colon.features().columns[-1] == "treatment"
+    assert "treatment" not in colon.features(include_treatment=False).columns
+
+
+def test_subset_keeps_rows_aligned(colon):
+    rows = np.array([5, 1, 700])
+    sub = colon.subset(rows)
+    assert list(sub.ids) == [colon.ids[5], colon.ids[1], colon.ids[700]]
+    np.testing.assert_array_equal(sub.time, colon.time[rows])
+    assert list(sub.treatment) == list(colon.treatment.iloc[rows])
+
+
+def test_data_hash_is_stable_and_sensitive(colon):
+    assert colon.data_hash() == load_cohort("survset:colon").data_hash()
+    assert colon.subset(np.arange(100)).data_hash() != colon.data_hash()
+
+
+def test_modality_block_keyed_by_patient_id(colon):
+    block = pd.DataFrame({"gene": [1.0, 2.0]}, index=[colon.ids[0], colon.ids[3]])
+    colon_copy = colon.subset(np.arange(colon.n_patients))
+    colon_copy.add_block("genomic", block)
+    sub = colon_copy.subset(np.array([0, 1]))
+    assert list(sub.blocks["genomic"].index) == [colon.ids[0]]
+    with pytest.raises(CohortError, match="not in cohort"):
+        colon_copy.add_block("bad", pd.DataFrame({"g": [1.0]}, index=["no-such-patient"]))
+
+
+def test_spec_rejects_contradictions():
+    with pytest.raises(CohortError, match="both numeric and categorical"):
+        CohortSpec.from_dict(
+            {
+                "id_column": "id",
+                "time_column": "t",
+                "event_column": "e",
+                "numeric": ["a"],
+                "categorical": ["a"],
+            }
+        )
+    with pytest.raises(CohortError, match="outcome"):
+        CohortSpec.from_dict({"id_column": "id"})
+
+
+def test_infer_types_declares_what_it_found():
+    df = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "t": [1.0, 2.0, 3.0],
+            "e": [1, 0, 1],
+            "age": [50, 60, 70],
+            "stage": ["I", "II", "I"],
+        }
+    )
+    spec = CohortSpec(id_column="id", time_column="t", event_column="e", infer_types=True)
+    cohort = Cohort.from_frame(df, spec)
+    assert cohort.spec.numeric == ["age"] and cohort.spec.categorical == ["stage"]
+
+
+def test_unknown_survset_name_is_a_clear_error():
+    with pytest.raises(DataSourceError, match="no dataset 'colonn'"):
+        load_cohort("survset:colonn")
+
+
+@requires_shared
+def test_deepsurv_gbsg_keeps_published_split():
+    cohort = load_cohort("deepsurv:gbsg")
+    assert cohort.split.value_counts().to_dict() == {"train": 1546, "test": 686}
+    assert cohort.arms == ["no", "yes"]
+    assert cohort.spec.time_unit == "months"
+
+
+@requires_shared
+@pytest.mark.parametrize("name,n", [("metabric", 1904), ("support", 8873), ("whas", 1638)])
+def test_deepsurv_cohorts_load(name, n):
+    cohort = load_cohort(f"deepsurv:{name}")
+    assert cohort.n_patients == n
+    assert set(cohort.split.unique()) == {"train", "test"}

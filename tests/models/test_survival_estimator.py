@@ -1,0 +1,81 @@
+"""DeepSurvival: scikit-survival contract, determinism, Pipeline / cross_val_score, no collapse."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import KFold, cross_val_score
+from sksurv.metrics import as_concordance_index_ipcw_scorer
+
+from oncoplan.errors import ModelError
+from oncoplan.models.pipeline import make_survival_pipeline
+from oncoplan.models.survival import DeepSurvival
+from oncoplan.preprocess.tabular import TabularPreprocessor
+
+FAST = {"max_epochs": 15, "hidden": (16,), "patience": 5}
+
+
+@pytest.fixture(scope="module")
+def xy():
+    from oncoplan.data import load_cohort
+
+    cohort = load_cohort("survset:GBSG2")
+    numeric, categorical = cohort.feature_types()
+    X = TabularPreprocessor(numeric, categorical).fit_transform(cohort.features())
+    return X, cohort.y
+
+
+def test_same_seed_same_predictions_bit_for_bit(xy):
+    X, y = xy
+    a = DeepSurvival(random_state=3, **FAST).fit(X, y)
+    b = DeepSurvival(random_state=3, **FAST).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(
+        a.predict_survival_function(X, return_array=True), b.predict_survival_function(X, return_array=True)
+    )
+    c = DeepSurvival(random_state=4, **FAST).fit(X, y)
+    assert not np.array_equal(a.predict(X), c.predict(X))
+
+
+def test_survival_curves_are_valid(xy):
+    X, y = xy
+    model = DeepSurvival(random_state=0, n_ensemble=2, **FAST).fit(X, y)
+    surv = model.predict_survival_function(X[:30], return_array=True)
+    assert surv.shape == (30, len(model.unique_times_))
+    assert np.all((surv >= 0) & (surv <= 1))
+    assert np.all(np.diff(surv, axis=1) <= 1e-12)
+    np.testing.assert_array_equal(model.unique_times_, np.unique(y["time"][y["event"]]))
+    fns = model.predict_survival_function(X[:2])
+    np.testing.assert_allclose(fns[0](model.unique_times_), surv[0])
+    members = model.member_survival(X[:5])
+    assert members.shape[0] == 2 and not np.allclose(members[0], members[1])
+    assert model.score(X, y) > 0.6  # Harrell's C on training data: the model learned something
+
+
+def test_clone_and_params(xy):
+    model = DeepSurvival(hidden=(8, 4), dropout=0.3)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+
+
+def test_pipeline_and_cross_val_score_with_sksurv_scorer(gbsg2):
+    numeric, categorical = gbsg2.feature_types()
+    pipe = make_survival_pipeline(numeric, categorical, **FAST)
+    cv = KFold(3, shuffle=True, random_state=0)
+    harrell = cross_val_score(pipe, gbsg2.features(), gbsg2.y, cv=cv)
+    assert harrell.shape == (3,) and np.all(harrell > 0.55)
+    scorer = as_concordance_index_ipcw_scorer(pipe, tau=1800)
+    uno = cross_val_score(scorer, gbsg2.features(), gbsg2.y, cv=cv)
+    assert np.all((uno > 0.5) & (uno < 1))
+    fitted = pipe.fit(gbsg2.features(), gbsg2.y)
+    assert fitted.predict_survival_function(gbsg2.features().iloc[:3], return_array=True).shape[0] == 3
+
+
+def test_wrong_width_and_no_events_are_clear_errors(xy):
+    X, y = xy
+    model = DeepSurvival(**FAST).fit(X, y)
+    with pytest.raises(ModelError, match="features"):
+        model.predict(X[:, :-1])
+    y_none = y.copy()
+    y_none["event"] = False
+    with pytest.raises(ModelError, match="no events"):
+        DeepSurvival(**FAST).fit(X, y_none)

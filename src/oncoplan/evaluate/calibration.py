@@ -104,7 +104,7 @@ def _bin_ids(p: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:
         raise ConfigError(f"unknown binning strategy {strategy!r}", hint="use 'uniform' or 'quantile'")
-    return np.searchsorted(edges[1:-1], p, side="right")
+    return np.searchsorted(edges[1:-1], p)
 
 
 def reliability_curve(y_true: Any, prob: Any, n_bins: int = 10, strategy: str = "uniform") -> pd.DataFrame:

@@ -51,6 +51,14 @@ def test_train_evaluate_predict(tmp_path, colon):
     assert res.exit_code == 0, res.output
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert len(pred) == 4 and (pred["S(365 days)"] >= pred["S(1825 days)"]).all()
+    assert pred["outside_training_data"].isna().all()
+    table.loc[0, "age"] = 130
+    table.to_csv(tmp_path / "old.csv", index=False)
+    res = runner.invoke(
+        app, ["predict", str(model), str(tmp_path / "old.csv"), "--out", str(tmp_path / "p2.csv")]
+    )
+    assert res.exit_code == 0 and "outside the training data" in " ".join(res.output.split())
+    assert pd.read_csv(tmp_path / "p2.csv")["outside_training_data"].iloc[0] == "age"
 
 
 def test_predict_bad_horizons_and_missing_model(tmp_path):

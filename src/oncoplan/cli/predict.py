@@ -44,14 +44,25 @@ def predict(
     unit = bundle.spec.time_unit
     result = pd.DataFrame(surv, index=frame.index, columns=[f"S({t:g} {unit})" for t in times])
     result.insert(0, "risk_score", risk)
+    outside = bundle.preprocessor.outside_training_range(frame)
+    result["outside_training_data"] = [", ".join(cols) for cols in outside]
     result.index.name = "patient_id"
     if out is not None:
         result.to_csv(out)
         console.print(f"wrote {len(result)} predictions to {out}")
     table = Table(title=f"survival probabilities ({bundle.spec.name} model)")
     table.add_column("patient")
-    for col in result.columns:
+    numeric_cols = [c for c in result.columns if c != "outside_training_data"]
+    for col in numeric_cols:
         table.add_column(col, justify="right")
+    table.add_column("outside training data")
     for pid, row in result.head(50).iterrows():
-        table.add_row(str(pid), *(f"{v:.3f}" for v in row.to_numpy()))
+        cells = [f"{row[c]:.3f}" for c in numeric_cols]
+        table.add_row(str(pid), *cells, row["outside_training_data"] or "-")
     console.print(table)
+    n_out = sum(1 for cols in outside if cols)
+    if n_out:
+        console.print(
+            f"[yellow]{n_out} patient(s) have values outside the training data; their predictions "
+            "extrapolate and deserve caution[/yellow]"
+        )

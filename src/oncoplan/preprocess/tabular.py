@@ -120,6 +120,11 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             else {}
         )
         self.feature_names_out_ = self._names(numeric, categorical)
+        self.numeric_ranges_ = {
+            col: [float(data[col].min()), float(data[col].max())]
+            for col in numeric
+            if data[col].notna().any()
+        }
         self.n_features_in_ = len(numeric) + len(categorical)
         return self
 
@@ -144,6 +149,20 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             for col, known in self.categories_.items()
             if set(data[col]) - set(known)
         }
+
+    def outside_training_range(self, frame: pd.DataFrame) -> list[list[str]]:
+        """Per patient, the numeric columns whose value lies outside the training range (min-max).
+
+        A non-empty list flags a patient outside the training data: predictions for them extrapolate.
+        """
+        check_is_fitted(self, "transformer_")
+        data = self._prepare(frame)
+        flags: list[list[str]] = [[] for _ in range(len(data))]
+        for col, (low, high) in self.numeric_ranges_.items():
+            outside = ((data[col] < low) | (data[col] > high)).to_numpy()
+            for i in np.flatnonzero(outside):
+                flags[i].append(col)
+        return flags
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode ``frame`` into a float64 matrix (rows = patients, columns = ``feature_names_out_``)."""

@@ -88,7 +88,16 @@ def test_threshold_metrics_refuse_a_bare_number() -> None:
 def test_binary_report_intervals_and_stratification(horizon_data) -> None:
     y, p = horizon_data
     rep = bm.binary_report(y, p, bm.Threshold.fixed(0.4), n_boot=100, seed=1)
-    assert set(rep) == {"auc_roc", "auc_pr", "accuracy", "sensitivity", "specificity", "precision", "f1", "brier"}
+    assert set(rep) == {
+        "auc_roc",
+        "auc_pr",
+        "accuracy",
+        "sensitivity",
+        "specificity",
+        "precision",
+        "f1",
+        "brier",
+    }
     for res in rep.values():
         assert res.ci_low <= res.value <= res.ci_high
         assert res.n_failed == 0

@@ -7,8 +7,7 @@ import pytest
 from scipy import stats
 
 from oncoplan.errors import ConfigError
-from oncoplan.evaluate.bootstrap import bootstrap, bootstrap_many, jackknife_values
-from oncoplan.evaluate.bootstrap import _acceleration  # noqa: I001 - private helper under test
+from oncoplan.evaluate.bootstrap import _acceleration, bootstrap, bootstrap_many, jackknife_values
 
 
 def _rank_auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -96,3 +95,15 @@ def test_ci_coverage_on_simulation(method: str) -> None:
         covered += res.ci_low <= true_auc <= res.ci_high
     coverage = covered / n_sim
     assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_resamples_without_events_are_dropped_for_survival_metrics() -> None:
+    from oncoplan.evaluate.survival import harrell_c
+
+    event = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    time = np.arange(1.0, 11.0)
+    risk = -time
+    res = bootstrap(
+        harrell_c, event, time, risk, n_boot=200, seed=0
+    )  # unstratified: some resamples lack events
+    assert res.n_failed > 0 and res.value == 1.0

@@ -129,5 +129,7 @@ def test_d_calibration_reads_curves_at_own_time(gbsg2) -> None:
     res_curves = d_calibration(gbsg2.event, gbsg2.time, gbsg2.curves)
     res_array = d_calibration(gbsg2.event, gbsg2.time, gbsg2.surv, gbsg2.grid)
     np.testing.assert_allclose(res_curves.bin_counts, res_array.bin_counts, atol=1e-12)
-    s_own = np.array([survival_at(gbsg2.surv[i : i + 1], gbsg2.grid, [t])[0, 0] for i, t in enumerate(gbsg2.time)])
+    s_own = np.array(
+        [survival_at(gbsg2.surv[i : i + 1], gbsg2.grid, [t])[0, 0] for i, t in enumerate(gbsg2.time)]
+    )
     np.testing.assert_allclose(res_array.bin_counts, _brute_d_counts(gbsg2.event, s_own, 10), atol=1e-9)

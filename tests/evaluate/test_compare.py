@@ -76,7 +76,9 @@ def test_delong_needs_both_classes() -> None:
 
 def test_paired_difference_on_survival_and_binary(gbsg2, two_models) -> None:
     noisy = gbsg2.risk + np.random.default_rng(2).normal(scale=2.0, size=len(gbsg2.risk))
-    cmp = paired_difference(harrell_c, gbsg2.risk, noisy, gbsg2.event, gbsg2.time, n_boot=150, stratify=gbsg2.event)
+    cmp = paired_difference(
+        harrell_c, gbsg2.risk, noisy, gbsg2.event, gbsg2.time, n_boot=150, stratify=gbsg2.event
+    )
     assert cmp.value_a == pytest.approx(harrell_c(gbsg2.event, gbsg2.time, gbsg2.risk))
     assert cmp.difference.value == pytest.approx(cmp.value_a - cmp.value_b, abs=1e-12)
     assert cmp.difference.ci_low > 0 and cmp.p_value < 0.05

@@ -21,8 +21,12 @@ def test_subgroup_values_gaps_and_flags(colon) -> None:
     df = colon.dropna(subset=["num_nodes"]).reset_index(drop=True)
     e, t = df.event.to_numpy(), df.time.to_numpy(float)
     risk = df.num_nodes.to_numpy(float) + 0.01 * df.num_age.to_numpy()
-    groups = {"sex": df.fac_sex.to_numpy(), "age": age_bands(df.num_age, edges=(40, 70)), "perfor": df.fac_perfor}
-    tab = subgroup_metrics(harrell_c, e, t, risk, groups=groups, event=e, n_boot=40, seed=0)
+    groups = {
+        "sex": df.fac_sex.to_numpy(),
+        "age": age_bands(df.num_age, edges=(40, 70)),
+        "perfor": df.fac_perfor,
+    }
+    tab = subgroup_metrics(harrell_c, e, t, risk, groups=groups, event=e, n_boot=20, seed=0)
     sub = tab[tab.kind == "subgroup"]
     for _, row in sub.iterrows():
         m = np.asarray(groups[row.variable]).astype(str) == row.group
@@ -38,18 +42,18 @@ def test_subgroup_values_gaps_and_flags(colon) -> None:
     assert mm.gap_ci_low <= mm.gap <= mm.gap_ci_high
     # perfor has one eligible subgroup only -> no max-min comparison, with a reason
     assert tab[(tab.variable == "perfor") & (tab.kind == "max_min")].iloc[0].too_small
-    again = subgroup_metrics(harrell_c, e, t, risk, groups=groups, event=e, n_boot=40, seed=0)
+    again = subgroup_metrics(harrell_c, e, t, risk, groups=groups, event=e, n_boot=20, seed=0)
     assert again.equals(tab)
 
 
 def test_subgroup_gap_ci_detects_a_real_difference() -> None:
     rng = np.random.default_rng(0)
-    n = 600
+    n = 400
     site = np.repeat(["good", "bad"], n // 2)
     r = rng.normal(size=n)
     t = rng.exponential(np.exp(-np.where(site == "good", 1.5, 0.0) * r))
     e = np.ones(n, dtype=int)
-    tab = subgroup_metrics(harrell_c, e, t, r, groups={"site": site}, event=e, n_boot=100, seed=1)
+    tab = subgroup_metrics(harrell_c, e, t, r, groups={"site": site}, event=e, n_boot=60, seed=1)
     good = tab[tab.group == "good"].iloc[0]
     assert good.gap_ci_low > 0 and good.gap_p_value < 0.05
 

@@ -26,7 +26,12 @@ def test_exclude_drops_patients_censored_before_horizon() -> None:
 def test_ipcw_weighted_brier_equals_sksurv(gbsg2, years: int) -> None:
     h = years * 365.0
     lab = horizon_labels(
-        gbsg2.event, gbsg2.time, h, censoring="ipcw", train_event=gbsg2.train_event, train_time=gbsg2.train_time
+        gbsg2.event,
+        gbsg2.time,
+        h,
+        censoring="ipcw",
+        train_event=gbsg2.train_event,
+        train_time=gbsg2.train_time,
     )
     s_h = survival_at(gbsg2.curves, None, [h])[:, 0]
     ours = np.sum(lab.weight * (lab.event_free - s_h) ** 2) / len(s_h)
@@ -42,7 +47,12 @@ def test_ipcw_weighted_brier_equals_sksurv(gbsg2, years: int) -> None:
 def test_ipcw_weighted_auc_equals_cumulative_dynamic_auc(gbsg2) -> None:
     h = 3 * 365.0
     lab = horizon_labels(
-        gbsg2.event, gbsg2.time, h, censoring="ipcw", train_event=gbsg2.train_event, train_time=gbsg2.train_time
+        gbsg2.event,
+        gbsg2.time,
+        h,
+        censoring="ipcw",
+        train_event=gbsg2.train_event,
+        train_time=gbsg2.train_time,
     )
     y, risk, w = lab.select(gbsg2.risk)
     ref = skm.cumulative_dynamic_auc(

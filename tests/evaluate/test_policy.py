@@ -218,6 +218,7 @@ def test_evaluate_policies_table(sim):
         policy_value_ipw(t, e, a, np.full(len(t), "B", object), p_recv, sim.tau)
     )
     assert row.n_followers == int((a == "B").sum()) and 0 < row.ess <= row.n_followers
+    assert set(df.attrs["overlap"]) >= {"share_any_outside", "warning"}
     again = evaluate_policies(t, e, a, rec, p, sim.arms, sim.tau, **kw)
     assert again.equals(df)  # seeded
     json.dumps(df.to_dict(orient="records"))

@@ -49,7 +49,9 @@ def test_table_one_p_values_match_scipy(colon) -> None:
 
 
 def test_table_one_uses_fisher_for_small_2x2() -> None:
-    df = pd.DataFrame({"arm": ["a"] * 20 + ["b"] * 20, "rare": ["y"] * 1 + ["n"] * 19 + ["y"] * 6 + ["n"] * 14})
+    df = pd.DataFrame(
+        {"arm": ["a"] * 20 + ["b"] * 20, "rare": ["y"] * 1 + ["n"] * 19 + ["y"] * 6 + ["n"] * 14}
+    )
     tab = table_one(df, groupby="arm", categorical=["rare"])
     row = tab[tab.index.get_level_values(0).str.startswith("rare")].iloc[0]
     assert row["Test"] == "Fisher's exact"
@@ -64,7 +66,7 @@ def test_correlation_matrix_matches_scipy(colon, method: str) -> None:
     both = df[["num_age", "num_nodes"]].dropna()
     ref = (stats.pearsonr if method == "pearson" else stats.spearmanr)(both.num_age, both.num_nodes)
     assert r.loc["num_age", "num_nodes"] == pytest.approx(ref.statistic, abs=1e-10)
-    assert p.loc["nodes" if False else "num_age", "num_nodes"] == pytest.approx(ref.pvalue, rel=1e-8)
+    assert p.loc["num_age", "num_nodes"] == pytest.approx(ref.pvalue, rel=1e-8)
     assert np.allclose(np.diag(r), 1.0) and (p.to_numpy() == p.to_numpy().T).all()
 
 
@@ -81,6 +83,8 @@ def test_kaplan_meier_by_group_matches_references(colon) -> None:
         assert km.medians.loc[lv, "median"] == pytest.approx(kmf.median_survival_time_)
     two = np.isin(g, ["Lev", "Obs"])
     km2 = kaplan_meier_by_group(t[two], e[two], g[two])
-    ref = logrank_test(t[two & (g == "Lev")], t[two & (g == "Obs")], e[two & (g == "Lev")], e[two & (g == "Obs")])
+    ref = logrank_test(
+        t[two & (g == "Lev")], t[two & (g == "Obs")], e[two & (g == "Lev")], e[two & (g == "Obs")]
+    )
     assert km2.logrank_p == pytest.approx(ref.p_value, rel=1e-10)
     assert km.logrank_df == 2 and 0 < km.logrank_p < 1

@@ -131,7 +131,13 @@ def test_brier_ibs_auc_equal_sksurv(gbsg2) -> None:
     ours = brier_score(gbsg2.train_event, gbsg2.train_time, gbsg2.event, gbsg2.time, gbsg2.curves, times)
     np.testing.assert_allclose(ours, skm.brier_score(y_tr, y_te, s_at, times)[1], atol=1e-12)
     from_grid = brier_score(
-        gbsg2.train_event, gbsg2.train_time, gbsg2.event, gbsg2.time, gbsg2.surv, times, curve_times=gbsg2.grid
+        gbsg2.train_event,
+        gbsg2.train_time,
+        gbsg2.event,
+        gbsg2.time,
+        gbsg2.surv,
+        times,
+        curve_times=gbsg2.grid,
     )
     np.testing.assert_allclose(from_grid, ours, atol=1e-12)
     ibs = integrated_brier_score(gbsg2.train_event, gbsg2.train_time, gbsg2.event, gbsg2.time, s_at, times)

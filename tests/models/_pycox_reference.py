@@ -1,10 +1,10 @@
 """Load pycox's reference losses and label transforms, when pycox is installed, for numerical comparison.
 
-pycox 0.3 cannot be imported as a package on the current stack: ``pycox/__init__`` imports its datasets
-(``requests``, ``feather``) and ``pycox.utils`` needs ``numba``. Its loss and label-transform modules are plain
-torch / numpy, so they are loaded here as submodules of a bare namespace with a pass-through ``numba.njit``.
-Nothing is left behind in ``sys.modules`` except the loaded pycox submodules. Install it for these checks with
-``pip install --no-deps pycox torchtuples`` (no other dependency is pulled).
+pycox 0.3 cannot be imported as a package on this stack: ``pycox/__init__`` imports its datasets
+(``requests``, ``feather``) and ``pycox.utils`` needs ``numba``. Its loss and label-transform modules are
+plain torch / numpy, so they are loaded here as submodules of a bare namespace with a pass-through
+``numba.njit``. Nothing is left behind in ``sys.modules`` except the loaded pycox submodules. Install pycox
+for these checks with ``pip install --no-deps pycox torchtuples`` (no other dependency is pulled).
 """
 
 from __future__ import annotations
@@ -55,4 +55,3 @@ def load_pycox() -> dict[str, Any] | None:
             else:
                 sys.modules[key] = mod
     return _CACHE
-

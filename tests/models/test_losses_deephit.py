@@ -43,7 +43,7 @@ def _logits(x: np.ndarray, shape: tuple[int, ...], seed: int = 0) -> torch.Tenso
 
 
 def brute_nll_pmf(phi: np.ndarray, idx: np.ndarray, cause: np.ndarray) -> np.ndarray:
-    """phi (n, K, m); pmf = softmax over K*m slots + a 0-logit; event: -log pmf[k, j]; censored: -log S(t_j)."""
+    """phi (n, K, m); pmf = softmax over K*m slots + one 0-logit; event: -log pmf[k, j]; else -log S(t_j)."""
     out = np.empty(len(idx))
     for i in range(len(idx)):
         flat = np.append(phi[i].ravel(), 0.0)
@@ -57,7 +57,7 @@ def brute_nll_pmf(phi: np.ndarray, idx: np.ndarray, cause: np.ndarray) -> np.nda
 
 
 def brute_rank(phi: np.ndarray, idx: np.ndarray, cause: np.ndarray, sigma: float) -> float:
-    """sum_k mean_i mean_j 1{cause_i=k, (T_i<T_j or T_i=T_j, j censored)} exp(-(F_ki(T_i)-F_kj(T_i))/sigma)."""
+    """sum_k mean_ij 1{cause_i=k, (T_i<T_j or T_i=T_j, j censored)} exp(-(F_ki(T_i)-F_kj(T_i))/sigma)."""
     n, n_risks, _ = phi.shape
     flat = np.concatenate([phi.reshape(n, -1), np.zeros((n, 1))], axis=1)
     pmf = (np.exp(flat - logsumexp(flat, axis=1, keepdims=True))[:, :-1]).reshape(phi.shape)
@@ -85,7 +85,9 @@ def test_nll_pmf_single_risk_matches_brute_force_and_survival(gbsg2):
     surv = survival_deephit(phi).numpy()
     prev = np.concatenate([np.ones((len(surv), 1)), surv[:, :-1]], axis=1)
     rows = np.arange(len(surv))
-    lik = np.where(gbsg2["ev"] == 1, prev[rows, gbsg2["idx"]] - surv[rows, gbsg2["idx"]], surv[rows, gbsg2["idx"]])
+    lik = np.where(
+        gbsg2["ev"] == 1, prev[rows, gbsg2["idx"]] - surv[rows, gbsg2["idx"]], surv[rows, gbsg2["idx"]]
+    )
     np.testing.assert_allclose(np.exp(-got), lik, rtol=1e-9, atol=1e-14)  # S differences cancel for tiny P
 
 
@@ -171,7 +173,9 @@ def test_losses_invariant_to_row_order(seed, perm_seed, n_risks):
     phi, idx, cause = _small(seed, n_risks)
     perm = torch.randperm(len(idx), generator=torch.Generator().manual_seed(perm_seed))
     for fn in (nll_pmf, rank_loss_deephit, deephit_loss):
-        torch.testing.assert_close(fn(phi, idx, cause), fn(phi[perm], idx[perm], cause[perm]), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            fn(phi, idx, cause), fn(phi[perm], idx[perm], cause[perm]), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_bad_cause_is_rejected():

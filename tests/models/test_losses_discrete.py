@@ -22,7 +22,9 @@ from oncoplan.models.heads.discrete import (
 from oncoplan.models.losses.discrete import nll_logistic_hazard, nll_pc_hazard
 from oncoplan.models.time_grid import TimeGrid
 
-_spec = importlib.util.spec_from_file_location("_pycox_reference", Path(__file__).with_name("_pycox_reference.py"))
+_spec = importlib.util.spec_from_file_location(
+    "_pycox_reference", Path(__file__).with_name("_pycox_reference.py")
+)
 _ref = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(_ref)  # type: ignore[union-attr]
 
@@ -102,7 +104,7 @@ def test_pc_hazard_matches_brute_force(gbsg2, scheme, n_cuts):
 
 
 def test_pc_hazard_is_continuous_likelihood_up_to_constant(gbsg2):
-    """-log[lambda(t)^d S(t)] with lambda = eta_k / width_k and S from the head's survival curve at the real t."""
+    """-log[lambda(t)^d S(t)], lambda = eta_k / width_k, S = the head's survival curve at the real t."""
     grid = TimeGrid(12).fit(gbsg2["time"], gbsg2["event"])
     time, event = gbsg2["time"], gbsg2["event"]
     idx, ev, frac = grid.transform_pc(time, event)
@@ -112,7 +114,9 @@ def test_pc_hazard_is_continuous_likelihood_up_to_constant(gbsg2):
     eta = np.log1p(np.exp(phi.numpy()))[np.arange(len(time)), idx]
     width = np.diff(grid.cuts)[idx]
     nll_continuous = -(ev * np.log(eta / width) + np.log(surv_t))
-    got = nll_pc_hazard(phi, torch.tensor(idx), torch.tensor(ev), torch.tensor(frac), reduction="none").numpy()
+    got = nll_pc_hazard(
+        phi, torch.tensor(idx), torch.tensor(ev), torch.tensor(frac), reduction="none"
+    ).numpy()
     np.testing.assert_allclose(got + ev * np.log(width), nll_continuous, rtol=1e-9)
 
 
@@ -125,7 +129,9 @@ def test_losses_match_pycox(gbsg2):
     idx, ev = grid.transform(gbsg2["time"], gbsg2["event"])
     phi = _logits(gbsg2["x"], len(grid.cuts), seed=4)
     it, et = torch.tensor(idx), torch.tensor(ev)
-    assert float(nll_logistic_hazard(phi, it, et)) == pytest.approx(float(loss.nll_logistic_hazard(phi, it, et)), abs=1e-12)
+    assert float(nll_logistic_hazard(phi, it, et)) == pytest.approx(
+        float(loss.nll_logistic_hazard(phi, it, et)), abs=1e-12
+    )
     idx, ev, frac = grid.transform_pc(gbsg2["time"], gbsg2["event"])
     args = (phi[:, :-1], torch.tensor(idx), torch.tensor(ev), torch.tensor(frac))
     assert float(nll_pc_hazard(*args)) == pytest.approx(float(loss.nll_pc_hazard_loss(*args)), abs=1e-8)

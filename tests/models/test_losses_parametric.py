@@ -81,8 +81,13 @@ def test_lbfgs_fit_agrees_with_lifelines(gbsg2, name):
     with torch.no_grad():
         head.location.bias.fill_(float(np.log(gbsg2["T"].mean())))
     opt = torch.optim.LBFGS(
-        head.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15,
-        history_size=50, line_search_fn="strong_wolfe",
+        head.parameters(),
+        lr=1.0,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        history_size=50,
+        line_search_fn="strong_wolfe",
     )
 
     def closure() -> torch.Tensor:
@@ -100,7 +105,9 @@ def test_lbfgs_fit_agrees_with_lifelines(gbsg2, name):
     assert loglik >= fitter.log_likelihood_ - 1e-7
     cols = [c for c in gbsg2 if c.startswith("num_")]
     p = fitter.params_
-    np.testing.assert_allclose(head.location.weight.detach().numpy().ravel(), p[loc][cols].to_numpy(), atol=1e-4)
+    np.testing.assert_allclose(
+        head.location.weight.detach().numpy().ravel(), p[loc][cols].to_numpy(), atol=1e-4
+    )
     assert float(head.location.bias.detach()) == pytest.approx(float(p[loc]["Intercept"]), abs=1e-4)
     assert float(head.log_spread_const.detach()) == pytest.approx(float(p[spread]["Intercept"]), abs=1e-4)
 
@@ -136,12 +143,17 @@ def test_gradcheck(loss_fn):
 @given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 10_000))
 def test_losses_invariant_to_row_order(seed, perm_seed):
     g = torch.Generator().manual_seed(seed)
-    a, b = torch.randn(12, generator=g, dtype=torch.float64), torch.randn(12, generator=g, dtype=torch.float64)
+    a, b = (
+        torch.randn(12, generator=g, dtype=torch.float64),
+        torch.randn(12, generator=g, dtype=torch.float64),
+    )
     t = torch.rand(12, generator=g, dtype=torch.float64) + 0.01
     e = torch.randint(0, 2, (12,), generator=g).double()
     perm = torch.randperm(12, generator=torch.Generator().manual_seed(perm_seed))
     for fn in (nll_weibull_aft, nll_lognormal_aft):
-        torch.testing.assert_close(fn(a, b, t, e), fn(a[perm], b[perm], t[perm], e[perm]), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            fn(a, b, t, e), fn(a[perm], b[perm], t[perm], e[perm]), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_nonpositive_time_is_rejected():

@@ -28,12 +28,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from oncoplan.errors import ConfigError
+from oncoplan.errors import CohortError, ConfigError
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("percentile", "bca")
-_CAUGHT = (ValueError, ZeroDivisionError, FloatingPointError, ArithmeticError)
+# a CohortError inside a resample means e.g. "no events in this resample"; the point estimate on the full
+# data is computed outside this guard, so genuine input errors still reach the caller
+_CAUGHT = (ValueError, ZeroDivisionError, FloatingPointError, ArithmeticError, CohortError)
 
 
 @dataclass(frozen=True)
@@ -296,8 +298,8 @@ def bootstrap(
         max_jackknife: BCa only; above this many rows the jackknife is grouped into this many
             delete-d groups, so BCa costs ``n_boot + max_jackknife`` metric calls.
 
-    Resamples on which the metric raises ``ValueError`` (or an arithmetic error) or returns a
-    non-finite value (e.g. no events) are dropped and counted in ``n_failed``.
+    Resamples on which the metric raises ``ValueError``, ``CohortError`` (or an arithmetic error) or
+    returns a non-finite value (e.g. no events) are dropped and counted in ``n_failed``.
 
     Example:
         >>> import numpy as np

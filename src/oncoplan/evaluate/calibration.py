@@ -60,7 +60,8 @@ def calibration_slope_intercept(
 
     Slope: coefficient of ``logit(p)`` in ``logit P(y=1) = a + b logit(p)``. Intercept: ``a`` in
     ``logit P(y=1) = a + logit(p)`` (offset), i.e. calibration-in-the-large. Wald CIs at ``level``.
-    ``sample_weight`` enters as frequency weights (e.g. IPC weights from :mod:`horizon`).
+    ``sample_weight`` enters as frequency weights (e.g. IPC weights from :mod:`horizon`); the point
+    estimates are then exact, the Wald CIs only approximate (bootstrap them for IPC weights).
 
     Example:
         >>> rng = np.random.default_rng(1); p = rng.uniform(0.1, 0.9, 500)

@@ -429,7 +429,9 @@ def evaluate_policies(
 
     Returns:
         tidy DataFrame with columns policy, estimator, value, ci_low, ci_high, level, n_boot,
-        n_followers, ess (Kish effective sample size of the IPW weights among followers).
+        n_followers, ess (Kish effective sample size of the IPW weights among followers);
+        ``table.attrs["overlap"]`` holds :func:`oncoplan.evaluate.overlap.overlap_report` of the propensities
+        (with a warning when more than 10% of patients lie outside the 0.05-0.95 band).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -513,7 +515,11 @@ def evaluate_policies(
         }
     )
     cols = ["policy", "estimator", "value", "ci_low", "ci_high", "level", "n_boot", "n_followers", "ess"]
-    return pd.DataFrame(rows)[cols]
+    table = pd.DataFrame(rows)[cols]
+    from oncoplan.evaluate.overlap import overlap_report  # local import: overlap imports this module
+
+    table.attrs["overlap"] = overlap_report(prop, [str(arm) for arm in arms]).to_dict()
+    return table
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,20 @@
 """Deep survival estimator with the scikit-survival contract.
 
-``DeepSurvival`` trains a :class:`~oncoplan.models.encoders.tabular.TabularSurvivalNet` with a survival
-head (Cox partial likelihood + Breslow baseline by default), early stopping on an inner validation split,
-weight decay, dropout, and an optional deep ensemble of ``n_ensemble`` seeds whose spread is the model's
-uncertainty. Inputs are numeric matrices (use :func:`~oncoplan.models.pipeline.make_survival_pipeline`
-for raw cohort tables).
+``DeepSurvival`` trains a deep ensemble of :class:`~oncoplan.models.encoders.tabular.TabularSurvivalNet`
+members. Each member has a survival head (``head="cox+logistic_hazard"`` alternates a Cox member and a
+logistic-hazard member), its own seeded inner validation split for early stopping, weight decay, dropout
+and normalisation, and starts from a fitted linear model (``linear_init``: the linear path is trained first,
+then the MLP learns what the linear model lacks). Predictions average the members' survival curves; their
+spread (:meth:`DeepSurvival.member_survival`) is the model's uncertainty. Inputs are standardised and, for
+high-dimensional inputs, screened (univariate Cox) on training rows only. Inputs are numeric matrices (use
+:func:`~oncoplan.models.pipeline.make_survival_pipeline` for raw cohort tables).
 
 Example:
     >>> from sksurv.datasets import load_whas500
     >>> from sksurv.column import encode_categorical
     >>> X, y = load_whas500()
     >>> X = encode_categorical(X).to_numpy(dtype=float)
-    >>> model = DeepSurvival(max_epochs=5, random_state=0).fit(X, y)
+    >>> model = DeepSurvival(max_epochs=5, n_ensemble=2, random_state=0).fit(X, y)
     >>> model.predict_survival_function(X[:2], return_array=True).shape[0]
     2
 """
@@ -29,44 +32,78 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
 from sksurv.util import check_array_survival
+from torch import nn
 
-from oncoplan.errors import ModelError
-from oncoplan.models.adapters import make_adapter
+from oncoplan.errors import ConfigError, ModelError
+from oncoplan.models.adapters import HEADS, HeadAdapter, make_adapter
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
+from oncoplan.models.feature_selection import auto_n_features, univariate_cox_scores
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module, resolve_device
 
 logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, float, float | None], None]
+
+
+def _check_target(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        event, time = check_array_survival(X, y)
+    except ValueError as exc:
+        if "censored" in str(exc):
+            raise ModelError("no events in the training data: a survival model cannot be fitted") from None
+        raise ModelError(
+            f"invalid survival target: {exc}", hint="use sksurv.util.Surv.from_arrays(event, time)"
+        ) from None
+    event = np.ascontiguousarray(event, dtype=bool)
+    if event.sum() == 0:
+        raise ModelError("no events in the training data: a survival model cannot be fitted")
+    return event, np.ascontiguousarray(time, dtype=np.float64)
 
 
 class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
     """Deep survival model (scikit-survival API).
 
     Args:
-        head: survival head (``"cox"``; more in :data:`oncoplan.models.adapters.HEADS`).
+        head: survival head, or several joined by ``+`` that the ensemble members cycle through
+            (names in :data:`oncoplan.models.adapters.HEADS`: cox, logistic_hazard, pc_hazard, deephit,
+            weibull, lognormal).
         hidden: hidden layer widths of the MLP.
-        dropout, norm, linear_skip: network settings (``linear_skip`` adds a linear path).
-        lr, weight_decay, batch_size, max_epochs, patience: optimisation (``batch_size=None`` = full batch).
-        validation_fraction: share of training rows held out for early stopping (stratified on event).
-        n_ensemble: number of independently seeded members; predictions average them.
+        dropout, norm, linear_skip: network settings (``linear_skip`` adds a linear path beside the MLP).
+        linear_init: train the linear path first and start the full network from that linear model.
+        lr, weight_decay, batch_size, max_epochs, patience: optimisation (``batch_size=None`` = full batch;
+            ``"auto"`` = full batch up to 2,048 training rows, else 256).
+        validation_fraction: share of training rows held out for early stopping (stratified on event;
+            each member draws its own split).
+        n_ensemble: number of independently seeded members; predictions average their survival curves.
+        standardize: z-score the inputs with training means and standard deviations.
+        max_features: univariate Cox screening (training rows only) down to this many columns; ``"auto"``
+            screens only high-dimensional inputs (see :func:`~oncoplan.models.feature_selection.auto_n_features`);
+            None keeps all.
+        input_penalty: weight of a group-lasso penalty on each input's outgoing weights.
         random_state: seed; the same seed gives bit-identical predictions on CPU.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
-        head_options: extra keyword arguments for the head adapter.
+        head_options: extra keyword arguments for the head adapters (``{"ties": "efron"}``), or per head
+            (``{"cox": {"ties": "efron"}, "logistic_hazard": {"n_cuts": 30}}``).
     """
 
     def __init__(
         self,
-        head: str = "cox",
-        hidden: tuple[int, ...] = (32, 32),
-        dropout: float = 0.1,
+        head: str = "cox+logistic_hazard",
+        hidden: tuple[int, ...] = (64, 64),
+        dropout: float = 0.2,
         norm: str = "batch",
         linear_skip: bool = True,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        batch_size: int | None = 256,
+        linear_init: bool = True,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-3,
+        batch_size: int | str | None = "auto",
         max_epochs: int = 200,
         patience: int = 20,
-        validation_fraction: float = 0.15,
-        n_ensemble: int = 1,
+        validation_fraction: float = 0.2,
+        n_ensemble: int = 6,
+        standardize: bool = True,
+        max_features: int | str | None = "auto",
+        input_penalty: float = 0.0,
         random_state: int = 0,
         device: str = "auto",
         head_options: dict | None = None,
@@ -76,6 +113,7 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.dropout = dropout
         self.norm = norm
         self.linear_skip = linear_skip
+        self.linear_init = linear_init
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -83,28 +121,46 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.n_ensemble = n_ensemble
+        self.standardize = standardize
+        self.max_features = max_features
+        self.input_penalty = input_penalty
         self.random_state = random_state
         self.device = device
         self.head_options = head_options
 
     # ------------------------------------------------------------------ building blocks
-    def _new_network(self, seed: int) -> TabularSurvivalNet:
+    def _member_heads(self) -> list[str]:
+        names = [h.strip() for h in str(self.head).split("+") if h.strip()]
+        unknown = [h for h in names if h not in HEADS]
+        if not names or unknown:
+            raise ConfigError(f"unknown survival head {self.head!r}", hint=f"one of {', '.join(sorted(HEADS))}")
+        if int(self.n_ensemble) < 1:
+            raise ConfigError(f"n_ensemble must be >= 1, got {self.n_ensemble}")
+        return [names[k % len(names)] for k in range(int(self.n_ensemble))]
+
+    def _head_options(self, name: str) -> dict:
+        opts = dict(self.head_options or {})
+        if any(k in HEADS for k in opts):
+            return dict(opts.get(name, {}))
+        return opts
+
+    def _new_network(self, seed: int, n_outputs: int) -> TabularSurvivalNet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return TabularSurvivalNet(
-                self.n_features_in_,
-                self.adapter_.n_outputs,
-                tuple(self.hidden),
-                self.dropout,
-                self.norm,
-                self.linear_skip,
+                self.n_inputs_, n_outputs, tuple(self.hidden), self.dropout, self.norm, self.linear_skip
             )
 
-    def _train_config(self, seed: int) -> TrainConfig:
+    def _train_config(self, seed: int, n_train: int) -> TrainConfig:
+        batch = self.batch_size
+        if batch == "auto":
+            batch = None if n_train <= 2048 else 256
+        elif isinstance(batch, str):
+            raise ConfigError(f"batch_size must be an integer, None or 'auto', got {batch!r}")
         return TrainConfig(
             lr=self.lr,
             weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
+            batch_size=batch,
             max_epochs=self.max_epochs,
             patience=self.patience,
             seed=seed,
@@ -120,69 +176,113 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             rows, test_size=self.validation_fraction, random_state=seed, stratify=event.astype(int)
         )
 
+    def _fit_inputs(self, X: np.ndarray, time: np.ndarray, event: np.ndarray) -> None:
+        """Screening and standardisation, fitted on the training rows."""
+        k = self.max_features
+        if k == "auto":
+            k = auto_n_features(*X.shape)
+        elif k is not None and (isinstance(k, str) or int(k) < 1):
+            raise ConfigError(f"max_features must be a positive integer, 'auto' or None, got {k!r}")
+        self.support_ = None
+        if k is not None and int(k) < X.shape[1]:
+            scores = univariate_cox_scores(X, time, event)
+            self.support_ = np.sort(np.argsort(-np.abs(scores), kind="stable")[: int(k)])
+            logger.info("screened %d of %d input columns (univariate Cox)", int(k), X.shape[1])
+        kept = X if self.support_ is None else X[:, self.support_]
+        self.n_inputs_ = kept.shape[1]
+        self.input_mean_ = kept.mean(axis=0) if self.standardize else np.zeros(kept.shape[1])
+        scale = kept.std(axis=0) if self.standardize else np.ones(kept.shape[1])
+        self.input_scale_ = np.where(scale > 1e-12, scale, 1.0)
+
+    def _inputs(self, X: np.ndarray) -> torch.Tensor:
+        kept = X if self.support_ is None else X[:, self.support_]
+        return torch.as_tensor((kept - self.input_mean_) / self.input_scale_, dtype=torch.float32)
+
+    def _regularizer(self) -> Callable[[nn.Module], torch.Tensor] | None:
+        if not self.input_penalty:
+            return None
+        weight = float(self.input_penalty)
+        return lambda net: weight * net.input_l1()
+
+    def _fit_linear(self, adapter: HeadAdapter, x, targets, train_rows, val_rows, config) -> nn.Linear:
+        """Stage 1 of ``linear_init``: the linear model of this head, with early stopping."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            linear = nn.Linear(self.n_inputs_, adapter.n_outputs)
+            nn.init.zeros_(linear.weight)
+            nn.init.zeros_(linear.bias)
+        cfg = TrainConfig(**{**config.__dict__, "lr": max(config.lr, 1e-2)})
+        has_val = len(val_rows) > 0
+        fit_module(
+            linear,
+            adapter.loss,
+            x[train_rows],
+            {k: v[train_rows] for k, v in targets.items()},
+            x[val_rows] if has_val else None,
+            {k: v[val_rows] for k, v in targets.items()} if has_val else None,
+            config=cfg,
+        )
+        return linear.cpu()
+
+    def _fit_member(self, member: int, name: str, x, time, event, progress) -> None:
+        seed = int(self.random_state) + 1000 * member
+        adapter = make_adapter(name, **self._head_options(name))
+        adapter.prepare(time, event)
+        train_rows, val_rows = self._inner_split(event, seed)
+        targets = adapter.targets(time, event)
+        config = self._train_config(seed, len(train_rows))
+        net = self._new_network(seed, adapter.n_outputs)
+        if self.linear_init and self.linear_skip:
+            linear = self._fit_linear(adapter, x, targets, train_rows, val_rows, config)
+            net.load_linear(linear.weight.detach(), linear.bias.detach())
+        has_val = len(val_rows) > 0
+        history = fit_module(
+            net,
+            adapter.loss,
+            x[train_rows],
+            {k: v[train_rows] for k, v in targets.items()},
+            x[val_rows] if has_val else None,
+            {k: v[val_rows] for k, v in targets.items()} if has_val else None,
+            config=config,
+            progress=progress,
+            regularizer=self._regularizer(),
+        )
+        net.to("cpu").eval()
+        with torch.no_grad():
+            adapter.finalize(net(x).numpy().astype(np.float64), time, event)
+        self.networks_.append(net)
+        self.adapters_.append(adapter)
+        self.histories_.append(history)
+
     # ------------------------------------------------------------------ fit
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        progress: Callable[[int, int, float, float | None], None] | None = None,
-    ) -> DeepSurvival:
+    def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressFn | None = None) -> DeepSurvival:
         """Fit on numeric ``X`` (n, d) and a structured survival array ``y``."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=True)
-        try:
-            event, time = check_array_survival(X, y)
-        except ValueError as exc:
-            if "censored" in str(exc):
-                raise ModelError(
-                    "no events in the training data: a survival model cannot be fitted"
-                ) from None
-            raise ModelError(
-                f"invalid survival target: {exc}", hint="use sksurv.util.Surv.from_arrays(event, time)"
-            ) from None
-        event = np.ascontiguousarray(event, dtype=bool)
-        time = np.ascontiguousarray(time, dtype=np.float64)
-        if event.sum() == 0:
-            raise ModelError("no events in the training data: a survival model cannot be fitted")
+        event, time = _check_target(X, y)
+        heads = self._member_heads()
         self.n_features_in_ = X.shape[1]
-        self.adapter_ = make_adapter(self.head, **(self.head_options or {}))
-        self.adapter_.prepare(time, event)
+        self._fit_inputs(X, time, event)
+        x = self._inputs(X)
         self.networks_: list[TabularSurvivalNet] = []
+        self.adapters_: list[HeadAdapter] = []
         self.histories_: list[TrainResult] = []
-        x_all = torch.as_tensor(X, dtype=torch.float32)
-        for member in range(self.n_ensemble):
-            seed = int(self.random_state) + 1000 * member
-            train_rows, val_rows = self._inner_split(event, seed)
-            net = self._new_network(seed)
-            targets = self.adapter_.targets(time, event)
-            history = fit_module(
-                net,
-                self.adapter_.loss,
-                x_all[train_rows],
-                {k: v[train_rows] for k, v in targets.items()},
-                x_all[val_rows] if len(val_rows) else None,
-                {k: v[val_rows] for k, v in targets.items()} if len(val_rows) else None,
-                config=self._train_config(seed),
-                progress=progress,
-            )
-            net.to("cpu")
-            self.networks_.append(net)
-            self.histories_.append(history)
-        outputs = self._member_outputs(X)
-        self.adapter_.finalize(outputs.mean(axis=0), time, event)
+        for member, name in enumerate(heads):
+            self._fit_member(member, name, x, time, event, progress)
+        self.adapter_ = self.adapters_[0]
         self.unique_times_ = np.unique(time[event])
         self.event_times_ = self.unique_times_
         return self
 
     # ------------------------------------------------------------------ predict
-    def _member_outputs(self, X: np.ndarray) -> np.ndarray:
-        """Network outputs of every member: (n_members, n, n_outputs)."""
-        x = torch.as_tensor(X, dtype=torch.float32)
+    def _member_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Network outputs of every member (each (n, n_outputs of its head))."""
+        x = self._inputs(X)
         outs = []
         for net in self.networks_:
             net.eval()
             with torch.no_grad():
                 outs.append(net(x).numpy().astype(np.float64))
-        return np.stack(outs)
+        return outs
 
     def _check_X(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "networks_")
@@ -194,28 +294,31 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return X
 
     def member_survival(self, X: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
-        """Survival curves of each ensemble member: (n_members, n, len(times)) on ``times``.
-
-        For the Cox head the members share the Breslow baseline of the averaged log-risk, refitted per member.
-        """
+        """Survival curves of each ensemble member: (n_members, n, len(times)) on ``times``."""
         X = self._check_X(X)
         times = self.unique_times_ if times is None else np.asarray(times, dtype=float)
         outputs = self._member_outputs(X)
-        return np.stack([self.adapter_.survival(o, times) for o in outputs])
+        return np.stack([a.survival(o, times) for a, o in zip(self.adapters_, outputs, strict=True)])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Risk scores (higher = worse prognosis)."""
+        """Risk scores (higher = worse prognosis).
+
+        All-Cox ensembles return the mean log-hazard ratio; otherwise minus the area under the averaged
+        survival curve over the training event times (restricted mean survival, negated).
+        """
         X = self._check_X(X)
-        outputs = self._member_outputs(X).mean(axis=0)
-        if hasattr(self.adapter_, "risk"):
-            return self.adapter_.risk(outputs)
-        surv = self.adapter_.survival(outputs, self.unique_times_)
-        return -np.trapezoid(surv, self.unique_times_, axis=1)
+        if all(hasattr(a, "risk") for a in self.adapters_):
+            outs = self._member_outputs(X)
+            return np.mean([a.risk(o) for a, o in zip(self.adapters_, outs, strict=True)], axis=0)
+        surv = self.member_survival(X).mean(axis=0)
+        times = self.unique_times_
+        if len(times) < 2:
+            return -surv[:, 0]
+        return -np.trapezoid(surv, times, axis=1)
 
     def predict_survival_function(self, X: np.ndarray, return_array: bool = False):
-        """Survival S(t | x) on ``unique_times_`` (array) or as scikit-survival StepFunctions."""
-        X = self._check_X(X)
-        surv = self.adapter_.survival(self._member_outputs(X).mean(axis=0), self.unique_times_)
+        """Survival S(t | x) on ``unique_times_`` (mean over members), as an array or StepFunctions."""
+        surv = self.member_survival(X).mean(axis=0)
         if return_array:
             return surv
         return np.array([StepFunction(self.unique_times_, s) for s in surv])
@@ -242,7 +345,13 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             "params": params,
             "n_features_in": int(self.n_features_in_),
             "unique_times": self.unique_times_.tolist(),
-            "head_state": self.adapter_.state(),
+            "head_state": self.adapters_[0].state(),
+            "heads": [a.name for a in self.adapters_],
+            "head_states": [a.state() for a in self.adapters_],
+            "n_outputs": [int(a.n_outputs) for a in self.adapters_],
+            "support": None if self.support_ is None else self.support_.tolist(),
+            "input_mean": self.input_mean_.tolist(),
+            "input_scale": self.input_scale_.tolist(),
             "n_members": len(self.networks_),
             "best_epochs": [h.best_epoch for h in self.histories_],
         }
@@ -255,21 +364,30 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
     @classmethod
     def from_exported_state(cls, state: dict, tensors: dict[str, torch.Tensor]) -> DeepSurvival:
-        """Rebuild a fitted model from :meth:`export_state` output."""
+        """Rebuild a fitted model from :meth:`export_state` output (also reads pre-ensemble-head states)."""
         params = dict(state["params"])
         params["hidden"] = tuple(params["hidden"])
         model = cls(**params)
+        n_members = int(state["n_members"])
         model.n_features_in_ = int(state["n_features_in"])
         model.unique_times_ = np.asarray(state["unique_times"], dtype=float)
         model.event_times_ = model.unique_times_
-        model.adapter_ = make_adapter(model.head, **(model.head_options or {}))
-        model.adapter_.load_state(state["head_state"])
-        model.histories_ = []
-        model.networks_ = []
-        for k in range(int(state["n_members"])):
-            net = model._new_network(int(model.random_state) + 1000 * k)
+        support = state.get("support")
+        model.support_ = None if support is None else np.asarray(support, dtype=np.int64)
+        model.n_inputs_ = model.n_features_in_ if support is None else len(support)
+        model.input_mean_ = np.asarray(state.get("input_mean", np.zeros(model.n_inputs_)), dtype=float)
+        model.input_scale_ = np.asarray(state.get("input_scale", np.ones(model.n_inputs_)), dtype=float)
+        heads = state.get("heads", [params["head"]] * n_members)
+        head_states = state.get("head_states", [state["head_state"]] * n_members)
+        model.histories_, model.networks_, model.adapters_ = [], [], []
+        for k in range(n_members):
+            adapter = make_adapter(heads[k], **model._head_options(heads[k]))
+            adapter.load_state(head_states[k])
+            net = model._new_network(int(model.random_state) + 1000 * k, adapter.n_outputs)
             prefix = f"member{k}."
             net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
             net.eval()
+            model.adapters_.append(adapter)
             model.networks_.append(net)
+        model.adapter_ = model.adapters_[0]
         return model

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
-class AbstentionReason(str, enum.Enum):
+class AbstentionReason(str, enum.Enum):  # noqa: UP042 - enum.StrEnum needs Python 3.11, we support 3.10
     """Why no treatment is recommended for a patient."""
 
     UNCERTAIN_GAIN = "uncertain_gain"

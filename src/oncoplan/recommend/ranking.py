@@ -87,6 +87,11 @@ class Recommendation:
         }
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so results stay JSON-serialisable."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _validate_arms(
     arm_names: Sequence[str],
     trained_arms: Sequence[str],
@@ -205,7 +210,7 @@ def recommend(
     cand = _validate_arms(names, trained_arms, requested_arms, toxicity_penalty)
     samples, prop, ood = _validate_arrays(rmst_samples, len(names), propensity, ood_flags)
     n_patients = samples.shape[1]
-    ids = list(range(n_patients)) if patient_ids is None else list(patient_ids)
+    ids = list(range(n_patients)) if patient_ids is None else [_plain(x) for x in patient_ids]
     if len(ids) != n_patients:
         raise ConfigError(f"patient_ids has {len(ids)} entries for {n_patients} patients")
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 Targets = dict[str, torch.Tensor]
 LossFn = Callable[[torch.Tensor, Targets], torch.Tensor]
 ProgressFn = Callable[[int, int, float, float | None], None]
+RegularizerFn = Callable[[nn.Module], torch.Tensor]
 
 
 @dataclass
@@ -109,6 +110,7 @@ def fit_module(
     targets_val: Targets | None = None,
     config: TrainConfig | None = None,
     progress: ProgressFn | None = None,
+    regularizer: RegularizerFn | None = None,
 ) -> TrainResult:
     """Train ``module`` in place with AdamW and early stopping on the validation loss.
 
@@ -119,6 +121,8 @@ def fit_module(
         x_val, targets_val: validation data for early stopping (training loss is used without it).
         config: optimisation settings.
         progress: ``progress(epoch, max_epochs, train_loss, val_loss)`` after each epoch.
+        regularizer: optional ``regularizer(module)`` added to the training loss (not to the validation
+            loss that drives early stopping), e.g. a group-lasso penalty on the first layer.
 
     Returns:
         The loss history; ``module`` holds the best weights (lowest validation loss).
@@ -127,7 +131,7 @@ def fit_module(
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
-        return _fit(module, loss_fn, x_train, targets_train, x_val, targets_val, config, progress)
+        return _fit(module, loss_fn, x_train, targets_train, x_val, targets_val, config, progress, regularizer)
 
 
 def _fit(
@@ -139,6 +143,7 @@ def _fit(
     targets_val: Targets | None,
     config: TrainConfig,
     progress: ProgressFn | None,
+    regularizer: RegularizerFn | None = None,
 ) -> TrainResult:
     device = resolve_device(config.device)
     module.to(device)
@@ -161,6 +166,8 @@ def _fit(
             idx = idx.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(module(x_train[idx]), {k: v[idx] for k, v in targets_train.items()})
+            if regularizer is not None:
+                loss = loss + regularizer(module)
             if not torch.isfinite(loss):
                 logger.warning("non-finite training loss at epoch %d; stopping", epoch)
                 result.stopped_early = True

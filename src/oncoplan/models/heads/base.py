@@ -57,6 +57,17 @@ class SurvivalHead(nn.Module):
 
     #: name used by :func:`oncoplan.models.heads.registry.make_head`
     name: str = ""
+    #: buffers whose size is data-dependent: resized when a state dict is loaded
+    resizable_buffers: tuple[str, ...] = ()
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        for buffer_name in self.resizable_buffers:
+            key = prefix + buffer_name
+            if key in state_dict:
+                setattr(self, buffer_name, torch.empty_like(state_dict[key]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @classmethod
     def from_grid(cls, in_features: int, grid: TimeGrid | None = None, **kwargs: Any) -> SurvivalHead:
@@ -83,6 +94,8 @@ class GridHead(SurvivalHead):
         >>> GridHead(TimeGrid.from_cuts([0.0, 2.0])).cuts
         tensor([0., 2.], dtype=torch.float64)
     """
+
+    resizable_buffers = ("cuts",)
 
     def __init__(self, grid: TimeGrid | None) -> None:
         super().__init__()

@@ -68,6 +68,7 @@ class CoxHead(SurvivalHead):
     """
 
     name = "cox"
+    resizable_buffers = ("baseline_time", "baseline_cumhaz")
 
     def __init__(self, in_features: int, ties: str = "efron") -> None:
         super().__init__()

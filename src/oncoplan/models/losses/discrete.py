@@ -111,7 +111,7 @@ def nll_logistic_hazard(
 
 
 def _log_softplus(x: Tensor, threshold: float = -30.0) -> Tensor:
-    """``log(softplus(x))``; below ``threshold`` it is ``x`` to within ``exp(x) / 2`` (< 1e-13), and stays finite."""
+    """``log(softplus(x))``; below ``threshold`` it returns ``x`` (error ``exp(x) / 2`` < 1e-13)."""
     safe = torch.where(x >= threshold, x, torch.zeros_like(x))
     return torch.where(x >= threshold, softplus(safe).log(), x)
 

@@ -1,0 +1,438 @@
+"""``TreatmentEffectNet``: counterfactual outcomes under every arm, with deep-ensemble uncertainty.
+
+A scikit-learn style estimator around :class:`~oncoplan.models.effects_net.EffectNetwork` (TARNet / CFR /
+DragonNet family): ``fit(X, y, treatment)`` on numeric inputs, then per patient and per arm survival curves
+(``predict_counterfactual``: ``(n_members, n_patients, n_arms, n_times)``), RMST with intervals over the
+ensemble members (``predict_rmst``), propensities from the propensity head and an out-of-distribution score
+(squared Mahalanobis distance to the training inputs, Ledoit-Wolf covariance from scikit-learn, flagged
+above a training quantile). Each of ``n_ensemble`` members has its own seed (and, with ``bootstrap=True``,
+its own bootstrap resample of the patients within each arm, so the spread reflects sampling variability
+too). Predicting for an arm the model was not trained on is a :class:`~oncoplan.errors.ModelError`.
+
+Example:
+    >>> import numpy as np
+    >>> from sksurv.util import Surv
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); a = np.where(rng.random(200) < 0.5, "A", "B")
+    >>> t = rng.exponential(np.where(a == "B", 2.0, 1.0) * np.exp(X[:, 0])); e = rng.random(200) < 0.8
+    >>> model = TreatmentEffectNet(n_ensemble=2, max_epochs=5, random_state=0).fit(X, Surv.from_arrays(e, t), a)
+    >>> model.predict_counterfactual(X[:4]).shape[:3]
+    (2, 4, 2)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.covariance import LedoitWolf
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_array, check_is_fitted
+from sksurv.functions import StepFunction
+from sksurv.util import check_array_survival
+
+from oncoplan.errors import CohortError, ModelError, describe_rows
+from oncoplan.models.effects_net import EffectLoss, EffectNetwork
+from oncoplan.models.time_grid import TimeGrid
+from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
+from oncoplan.train.loop import TrainConfig, TrainResult, fit_module
+
+logger = logging.getLogger(__name__)
+
+
+def encode_arms(treatment: Sequence | np.ndarray, arms: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
+    """Arm labels (str) and integer codes; ``arms`` fixes the order (default: sorted unique labels).
+
+    Example:
+        >>> encode_arms(["b", "a", "b"], None)
+        (['a', 'b'], array([1, 0, 1]))
+    """
+    labels = np.asarray(treatment, dtype=object)
+    missing = np.flatnonzero([v is None or (isinstance(v, float) and np.isnan(v)) for v in labels])
+    if len(missing):
+        raise CohortError(
+            f"treatment is missing in {describe_rows((missing + 1).tolist())}",
+            hint="every training patient needs the arm received; oncoplan never fills one in",
+        )
+    labels = labels.astype(str)
+    arm_list = sorted(set(labels.tolist())) if arms is None else [str(a) for a in arms]
+    lookup = {a: k for k, a in enumerate(arm_list)}
+    unknown = np.flatnonzero([v not in lookup for v in labels])
+    if len(unknown):
+        raise CohortError(
+            f"treatment has arms outside {arm_list} in {describe_rows((unknown + 1).tolist())}",
+            hint="list every arm in `arms`",
+        )
+    return arm_list, np.array([lookup[v] for v in labels], dtype=np.int64)
+
+
+class TreatmentEffectNet(BaseEstimator):
+    """Treatment-effect network for K >= 2 arms (see the module docstring).
+
+    Args:
+        outcome: ``"survival"`` (``y`` a scikit-survival structured array), ``"continuous"`` or ``"binary"``.
+        head: per-arm survival head (``"logistic_hazard"``, ``"pc_hazard"``, ``"weibull"``, ``"lognormal"``).
+        n_cuts: cut points of the quantile time grid of the grid heads.
+        hidden, head_hidden, dropout: widths of the shared / per-arm MLPs and their dropout.
+        alpha: weight of the linear-MMD balancing penalty between arm representations (0 = TARNet).
+        beta: weight of the propensity cross-entropy (DragonNet); 0 leaves the propensity head untrained.
+        lr, weight_decay, batch_size, max_epochs, patience: optimisation (shared trainer).
+        validation_fraction: share of training rows (stratified on arm x event) for early stopping.
+        n_ensemble: number of members; ``bootstrap`` resamples patients within arm for every member and
+            early-stops on its out-of-bag patients.
+        n_times: points of the output time grid (``times_``; the grid cuts are always included).
+        ood_quantile: training quantile of the Mahalanobis distance above which a patient is flagged OOD.
+        standardize_y: standardise a continuous outcome for training (predictions are on the raw scale).
+        random_state: seed; the same seed gives identical predictions on CPU.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    """
+
+    def __init__(
+        self,
+        outcome: str = "survival",
+        head: str = "logistic_hazard",
+        n_cuts: int = 20,
+        hidden: tuple[int, ...] = (64, 64),
+        head_hidden: tuple[int, ...] = (32,),
+        dropout: float = 0.1,
+        alpha: float = 0.1,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int | None = 256,
+        max_epochs: int = 200,
+        patience: int = 20,
+        validation_fraction: float = 0.2,
+        n_ensemble: int = 5,
+        bootstrap: bool = False,
+        n_times: int = 200,
+        ood_quantile: float = 0.995,
+        standardize_y: bool = True,
+        random_state: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        self.outcome = outcome
+        self.head = head
+        self.n_cuts = n_cuts
+        self.hidden = hidden
+        self.head_hidden = head_hidden
+        self.dropout = dropout
+        self.alpha = alpha
+        self.beta = beta
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_ensemble = n_ensemble
+        self.bootstrap = bootstrap
+        self.n_times = n_times
+        self.ood_quantile = ood_quantile
+        self.standardize_y = standardize_y
+        self.random_state = random_state
+        self.device = device
+
+    # ------------------------------------------------------------------ building blocks
+    def _new_network(self, seed: int) -> EffectNetwork:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return EffectNetwork(
+                self.n_features_in_,
+                len(self.arms_),
+                self.outcome,
+                tuple(self.hidden),
+                tuple(self.head_hidden),
+                self.dropout,
+                self.head,
+                self.grid_,
+            )
+
+    def _config(self, seed: int) -> TrainConfig:
+        return TrainConfig(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=seed,
+            device=self.device,
+        )
+
+    def _member_rows(self, strata: np.ndarray, codes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.arange(len(codes))
+        if self.bootstrap:
+            rng = np.random.default_rng(seed)
+            boot = np.concatenate(
+                [rng.choice(np.flatnonzero(codes == k), size=int((codes == k).sum())) for k in np.unique(codes)]
+            )
+            oob = np.setdiff1d(rows, boot)
+            return np.sort(boot), oob
+        n_val = int(round(self.validation_fraction * len(rows)))
+        if self.validation_fraction <= 0 or n_val < 2:
+            return rows, rows[:0]
+        _, counts = np.unique(strata, return_counts=True)
+        stratify = strata if counts.min() >= 2 else codes
+        return train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
+
+    def _targets(self, y: np.ndarray, codes: np.ndarray, net: EffectNetwork) -> dict[str, torch.Tensor]:
+        targets = {"arm": torch.as_tensor(codes, dtype=torch.long)}
+        if self.outcome == "survival":
+            parts = net.survival_head.targets(self.train_time_, self.train_event_)
+            targets.update({f"s{i}": t for i, t in enumerate(parts)})
+        else:
+            targets["y"] = torch.as_tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
+        return targets
+
+    def _prepare_outcome(self, X: np.ndarray, y: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``y``; return (outcome array for targets, strata for the inner split)."""
+        self.grid_ = None
+        self.y_mean_, self.y_std_ = 0.0, 1.0
+        if self.outcome == "survival":
+            try:
+                event, time = check_array_survival(X, y)
+            except ValueError as exc:
+                raise ModelError(
+                    f"invalid survival target: {exc}", hint="use sksurv.util.Surv.from_arrays(event, time)"
+                ) from None
+            if not event.any():
+                raise ModelError("no events in the training data: a survival model cannot be fitted")
+            self.train_time_, self.train_event_ = time.astype(float), event.astype(bool)
+            self.grid_ = TimeGrid(n_cuts=self.n_cuts, scheme="quantiles").fit(time, event)
+            cuts = self.grid_.cuts
+            self.times_ = np.unique(np.concatenate([cuts, np.linspace(0.0, cuts[-1], self.n_times)]))
+            strata = np.char.add(codes.astype(str), event.astype(int).astype(str))
+            return np.zeros(len(codes)), strata
+        values = np.asarray(y, dtype=float).reshape(-1)
+        if len(values) != len(codes) or not np.all(np.isfinite(values)):
+            raise ModelError(f"y must be {len(codes)} finite numbers for outcome={self.outcome!r}")
+        if self.outcome == "binary":
+            if not np.isin(values, [0.0, 1.0]).all():
+                raise ModelError("a binary outcome must be 0/1")
+            strata = np.char.add(codes.astype(str), values.astype(int).astype(str))
+            return values, strata
+        if self.standardize_y:
+            self.y_mean_, self.y_std_ = float(values.mean()), float(values.std() or 1.0)
+        return values, codes.astype(str)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        treatment: Sequence | np.ndarray,
+        arms: Sequence[str] | None = None,
+        progress: Callable[[int, int, float, float | None], None] | None = None,
+    ) -> TreatmentEffectNet:
+        """Fit on numeric ``X`` (n, d), outcome ``y`` and the received arm per patient.
+
+        ``arms`` fixes the arm order (first = reference); every listed arm needs training patients.
+        """
+        X = check_array(X, dtype=np.float64, ensure_all_finite=True)
+        arm_list, codes = encode_arms(treatment, arms)
+        if len(codes) != len(X):
+            raise CohortError(f"treatment has {len(codes)} entries but X has {len(X)} rows")
+        counts = np.bincount(codes, minlength=len(arm_list))
+        empty = [a for a, c in zip(arm_list, counts, strict=True) if c < 2]
+        if empty:
+            raise ModelError(
+                f"arm(s) {empty} have fewer than 2 training patients; the model cannot learn their outcome",
+                hint="drop these arms from `arms` or add patients",
+            )
+        if len(arm_list) < 2:
+            raise ModelError("a treatment-effect model needs at least two arms in the training data")
+        self.arms_ = arm_list
+        self.n_features_in_ = X.shape[1]
+        values, strata = self._prepare_outcome(X, y, codes)
+        self._fit_ood(X)
+        x_all = torch.as_tensor(X, dtype=torch.float32)
+        self.networks_: list[EffectNetwork] = []
+        self.histories_: list[TrainResult] = []
+        for member in range(self.n_ensemble):
+            seed = int(self.random_state) + 1000 * member
+            train_rows, val_rows = self._member_rows(strata, codes, seed)
+            net = self._new_network(seed)
+            targets = self._targets(values, codes, net)
+            has_val = len(val_rows) > 0
+            history = fit_module(
+                net,
+                EffectLoss(net, self.alpha, self.beta),
+                x_all[train_rows],
+                {k: v[train_rows] for k, v in targets.items()},
+                x_all[val_rows] if has_val else None,
+                {k: v[val_rows] for k, v in targets.items()} if has_val else None,
+                config=self._config(seed),
+                progress=progress,
+            )
+            net.to("cpu").eval()
+            self.networks_.append(net)
+            self.histories_.append(history)
+        logger.info(
+            "TreatmentEffectNet: %d members, best epochs %s", self.n_ensemble, [h.best_epoch for h in self.histories_]
+        )
+        return self
+
+    def _fit_ood(self, X: np.ndarray) -> None:
+        cov = LedoitWolf().fit(X)
+        self.ood_location_ = cov.location_.astype(float)
+        self.ood_precision_ = cov.precision_.astype(float)
+        self.ood_threshold_ = float(np.quantile(self.ood_score(X, _checked=True), self.ood_quantile))
+
+    # ------------------------------------------------------------------ helpers
+    def _check_X(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "networks_")
+        X = check_array(X, dtype=np.float64, ensure_all_finite=True)
+        if X.shape[1] != self.n_features_in_:
+            raise ModelError(f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}")
+        return X
+
+    def arm_index(self, arm: str | int) -> int:
+        """Column of ``arm`` (name or index); an arm the model was not trained on is a :class:`ModelError`."""
+        check_is_fitted(self, "arms_")
+        if isinstance(arm, (int, np.integer)) and not isinstance(arm, bool):
+            if 0 <= int(arm) < len(self.arms_):
+                return int(arm)
+        elif str(arm) in self.arms_:
+            return self.arms_.index(str(arm))
+        raise ModelError(
+            f"the model was not trained on arm {arm!r}; it cannot predict outcomes under it",
+            hint=f"trained arms: {', '.join(self.arms_)}",
+        )
+
+    def _outputs(self, X: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        x = torch.as_tensor(X, dtype=torch.float32)
+        outcomes, logits = [], []
+        with torch.no_grad():
+            for net in self.networks_:
+                net.eval()
+                outcome, logit, _ = net.split(net(x))
+                outcomes.append(outcome)
+                logits.append(logit)
+        return outcomes, logits
+
+    # ------------------------------------------------------------------ predictions
+    def predict_counterfactual(self, X: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+        """Per-member counterfactual predictions for every arm.
+
+        Survival: ``(n_members, n, n_arms, len(times))`` survival probabilities on ``times`` (default
+        ``times_``). Continuous / binary: ``(n_members, n, n_arms)`` expected outcome (raw scale) or probability.
+        """
+        X = self._check_X(X)
+        outcomes, _ = self._outputs(X)
+        n, k = len(X), len(self.arms_)
+        if self.outcome == "continuous":
+            return np.stack([o[:, :, 0].numpy().astype(float) * self.y_std_ + self.y_mean_ for o in outcomes])
+        if self.outcome == "binary":
+            return np.stack([torch.sigmoid(o[:, :, 0]).numpy().astype(float) for o in outcomes])
+        grid = self.times_ if times is None else np.asarray(times, dtype=float)
+        head = self.networks_[0].survival_head
+        curves = []
+        with torch.no_grad():
+            for o in outcomes:
+                surv = head.survival(o.reshape(n * k, -1).double(), torch.as_tensor(grid))
+                curves.append(surv.numpy().reshape(n, k, len(grid)))
+        return np.clip(np.stack(curves), 0.0, 1.0)
+
+    def predict_survival_function(
+        self, X: np.ndarray, arm: str | int, return_array: bool = False, times: np.ndarray | None = None
+    ):
+        """Ensemble-mean survival under ``arm``: ``(n, len(times))`` array or StepFunctions on ``times_``."""
+        if self.outcome != "survival":
+            raise ModelError(f"this model predicts a {self.outcome} outcome, not survival curves")
+        k = self.arm_index(arm)
+        grid = self.times_ if times is None else np.asarray(times, dtype=float)
+        surv = self.predict_counterfactual(X, grid)[:, :, k, :].mean(axis=0)
+        if return_array:
+            return surv
+        return np.array([StepFunction(grid, s) for s in surv])
+
+    def predict_rmst(self, X: np.ndarray, tau: float, level: float = 0.9) -> EnsembleRMST:
+        """RMST(tau) per member, patient and arm, with member-quantile intervals and arm differences."""
+        if self.outcome != "survival":
+            raise ModelError("RMST needs a survival model (outcome='survival')")
+        return rmst_ensemble(self.predict_counterfactual(X), self.times_, tau, arm_names=self.arms_, level=level)
+
+    def predict_effect(self, X: np.ndarray, arm: str | int, reference: str | int | None = None) -> np.ndarray:
+        """Ensemble-mean effect ``mu_arm(x) - mu_reference(x)`` (continuous / binary outcomes).
+
+        ``reference`` defaults to the first arm.
+        """
+        if self.outcome == "survival":
+            raise ModelError("use predict_rmst(...).difference(arm, reference) for survival models")
+        k, r = self.arm_index(arm), self.arm_index(0 if reference is None else reference)
+        mu = self.predict_counterfactual(X)
+        return (mu[:, :, k] - mu[:, :, r]).mean(axis=0)
+
+    def predict_propensity(self, X: np.ndarray) -> np.ndarray:
+        """``p(arm | x)`` from the propensity head, averaged over members: ``(n, n_arms)``."""
+        X = self._check_X(X)
+        _, logits = self._outputs(X)
+        return np.stack([torch.softmax(lg, dim=1).numpy().astype(float) for lg in logits]).mean(axis=0)
+
+    def ood_score(self, X: np.ndarray, _checked: bool = False) -> np.ndarray:
+        """Squared Mahalanobis distance of each row to the training inputs (Ledoit-Wolf covariance)."""
+        if not _checked:
+            X = self._check_X(X)
+        diff = X - self.ood_location_
+        return np.einsum("ij,jk,ik->i", diff, self.ood_precision_, diff)
+
+    def is_ood(self, X: np.ndarray) -> np.ndarray:
+        """True where :meth:`ood_score` exceeds the ``ood_quantile`` of the training scores."""
+        return self.ood_score(X) > self.ood_threshold_
+
+    # ------------------------------------------------------------------ persistence (no pickles)
+    def export_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """(JSON-serialisable state, named tensors) for safetensors + JSON bundles."""
+        check_is_fitted(self, "networks_")
+        params = self.get_params()
+        params["hidden"] = list(params["hidden"])
+        params["head_hidden"] = list(params["head_hidden"])
+        state = {
+            "params": params,
+            "arms": list(self.arms_),
+            "n_features_in": int(self.n_features_in_),
+            "grid": None if self.grid_ is None else self.grid_.to_dict(),
+            "times": None if self.outcome != "survival" else self.times_.tolist(),
+            "y_mean": self.y_mean_,
+            "y_std": self.y_std_,
+            "ood_location": self.ood_location_.tolist(),
+            "ood_precision": self.ood_precision_.tolist(),
+            "ood_threshold": self.ood_threshold_,
+            "n_members": len(self.networks_),
+            "best_epochs": [h.best_epoch for h in self.histories_],
+        }
+        tensors = {
+            f"member{k}.{name}": t.detach().cpu().contiguous()
+            for k, net in enumerate(self.networks_)
+            for name, t in net.state_dict().items()
+        }
+        return state, tensors
+
+    @classmethod
+    def from_exported_state(cls, state: dict, tensors: dict[str, torch.Tensor]) -> TreatmentEffectNet:
+        """Rebuild a fitted model from :meth:`export_state` output."""
+        params = dict(state["params"])
+        params["hidden"] = tuple(params["hidden"])
+        params["head_hidden"] = tuple(params["head_hidden"])
+        model = cls(**params)
+        model.arms_ = list(state["arms"])
+        model.n_features_in_ = int(state["n_features_in"])
+        model.grid_ = None if state["grid"] is None else TimeGrid.from_dict(state["grid"])
+        if state["times"] is not None:
+            model.times_ = np.asarray(state["times"], dtype=float)
+        model.y_mean_, model.y_std_ = float(state["y_mean"]), float(state["y_std"])
+        model.ood_location_ = np.asarray(state["ood_location"], dtype=float)
+        model.ood_precision_ = np.asarray(state["ood_precision"], dtype=float)
+        model.ood_threshold_ = float(state["ood_threshold"])
+        model.histories_ = []
+        model.networks_ = []
+        for k in range(int(state["n_members"])):
+            net = model._new_network(int(model.random_state) + 1000 * k)
+            prefix = f"member{k}."
+            net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
+            net.eval()
+            model.networks_.append(net)
+        return model

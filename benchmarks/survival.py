@@ -54,11 +54,10 @@ ALL_MODELS = [*DEFAULT_MODELS, "oncoplan-cox", "oncoplan-nolinear", "gbsa"]
 
 # ---------------------------------------------------------------------------------------------- models
 def make_model(name: str, n: int, d: int, quick: bool, seed: int = 0):
-    """The estimator for ``name`` (fit/predict/survival via :func:`survival_on_grid`) and its display label."""
-    from survival_peers import PycoxModel, pycox_available, reimplementation
-
+    """The estimator for ``name`` (scored via :func:`survival_on_grid`) and its display label."""
     from oncoplan.models.baselines import CoxnetBaseline, CoxPHBaseline, GBSABaseline, RSFBaseline
     from oncoplan.models.survival import DeepSurvival
+    from survival_peers import PycoxModel, pycox_available, reimplementation
 
     small = {"max_epochs": 30, "n_ensemble": 2} if quick else {}
     high_dim = d > 100 and d > n // 2
@@ -127,8 +126,16 @@ def run_task(cohort: str, model_name: str, npz: str, quick: bool, seed: int) -> 
         start = time.perf_counter()
         model.fit(X_train, y_train)
         fit_s = time.perf_counter() - start
-        rows.append({"cohort": cohort, "model": model_name, "label": label, "fold": k, "fit_s": fit_s,
-                     **_fold_metrics(model, data, k)})
+        rows.append(
+            {
+                "cohort": cohort,
+                "model": model_name,
+                "label": label,
+                "fold": k,
+                "fit_s": fit_s,
+                **_fold_metrics(model, data, k),
+            }
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     for row in rows:
         row["peak_mb"] = peak_mb
@@ -182,11 +189,19 @@ def summarise(folds: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(summary: pd.DataFrame, meta: dict) -> str:
     """The results as markdown: the per-cohort table, the C-td matrix and the mean ranks."""
-    lines = [f"# Survival benchmark ({meta['date']})", "", f"- command: `{meta['command']}`",
-             f"- machine: {meta['machine']}", f"- folds: {meta['folds']}-fold CV, seed {meta['seed']}, "
-             "stratified on event; preprocessing fitted on each training fold", ""]
-    lines += ["| cohort | n | model | C-td (sd) | Harrell C | IBS | fit 5-fold (s) | peak MB | rank |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Survival benchmark ({meta['date']})",
+        "",
+        f"- command: `{meta['command']}`",
+        f"- machine: {meta['machine']}",
+        f"- folds: {meta['folds']}-fold CV, seed {meta['seed']}, "
+        "stratified on event; preprocessing fitted on each training fold",
+        "",
+    ]
+    lines += [
+        "| cohort | n | model | C-td (sd) | Harrell C | IBS | fit 5-fold (s) | peak MB | rank |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for _, r in summary.iterrows():
         rank = "" if pd.isna(r["rank"]) else f"{r['rank']:.0f}"
         lines.append(
@@ -195,7 +210,15 @@ def markdown(summary: pd.DataFrame, meta: dict) -> str:
             f"{r['peak_mb']:.0f} | {rank} |"
         )
     matrix = summary.pivot_table(index="cohort", columns="model", values="c_td", sort=False)
-    lines += ["", "## C-td matrix", "", matrix.round(3).to_markdown(), "", "## Mean rank (C-td, ranked models)", ""]
+    lines += [
+        "",
+        "## C-td matrix",
+        "",
+        matrix.round(3).to_markdown(),
+        "",
+        "## Mean rank (C-td, ranked models)",
+        "",
+    ]
     ranks = summary.dropna(subset=["rank"]).groupby("model")["rank"].mean().sort_values()
     lines += [ranks.round(2).to_frame("mean rank").to_markdown(), ""]
     return "\n".join(lines)
@@ -203,7 +226,9 @@ def markdown(summary: pd.DataFrame, meta: dict) -> str:
 
 # ---------------------------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cohorts", default=None, help=f"comma list of {', '.join(COHORTS)}")
     parser.add_argument("--models", default=None, help=f"comma list of {', '.join(ALL_MODELS)}")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 cohorts, small models")
@@ -239,15 +264,20 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             for model in models:
                 with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
                     try:
-                        result = pool.submit(run_task, cohort, model, str(npz), args.quick, args.seed).result()
+                        result = pool.submit(
+                            run_task, cohort, model, str(npz), args.quick, args.seed
+                        ).result()
                     except Exception as exc:  # noqa: BLE001 - record and keep going
                         print(f"   {model}: FAILED {type(exc).__name__}: {exc}", flush=True)
                         continue
                 rows += result
                 frame = pd.DataFrame(result)
-                print(f"   {result[0]['label']:<45} C-td {frame.c_td.mean():.3f} ({frame.c_td.std():.3f})  "
-                      f"Harrell {frame.harrell_c.mean():.3f}  IBS {frame.ibs.mean():.3f}  "
-                      f"fit {frame.fit_s.sum():6.1f}s  peak {result[0]['peak_mb']:.0f} MB", flush=True)
+                print(
+                    f"   {result[0]['label']:<45} C-td {frame.c_td.mean():.3f} ({frame.c_td.std():.3f})  "
+                    f"Harrell {frame.harrell_c.mean():.3f}  IBS {frame.ibs.mean():.3f}  "
+                    f"fit {frame.fit_s.sum():6.1f}s  peak {result[0]['peak_mb']:.0f} MB",
+                    flush=True,
+                )
                 pd.DataFrame(rows).to_csv(args.out / "survival.csv", index=False)
     folds = pd.DataFrame(rows)
     summary = summarise(folds)

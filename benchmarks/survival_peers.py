@@ -1,8 +1,8 @@
-"""Peer models for ``benchmarks/survival.py``: pycox DeepSurv / LogisticHazard (or labelled re-implementations).
+"""Peer models for ``benchmarks/survival.py``: pycox DeepSurv / LogisticHazard (or re-implementations).
 
 pycox 0.3 does not import on the current stack (its package ``__init__`` pulls ``requests``, ``feather`` and
 ``numba``). Installed with ``pip install --no-deps pycox torchtuples``, its models run unchanged once those
-three modules are stubbed (``numba.njit`` becomes a pass-through; only pycox's own evaluation code uses it, and
+three modules are stubbed (``numba.njit`` becomes a pass-through; only pycox's evaluation code uses it, and
 the benchmark scores every model with oncoplan's metrics). When pycox is absent the peers fall back to
 oncoplan re-implementations with pycox's settings, labelled "(re-implementation)" in every table.
 
@@ -96,9 +96,7 @@ class PycoxModel:
             target_va = self.labtrans.transform(time[va], event[va])
             net = tt.practical.MLPVanilla(x.shape[1], [32, 32], self.labtrans.out_features, True, 0.1)
             self.model = LogisticHazard(net, tt.optim.Adam(0.01), duration_index=self.labtrans.cuts)
-        self.model.fit(
-            x[tr], target_tr, 256, 512, callbacks, verbose=False, val_data=(x[va], target_va)
-        )
+        self.model.fit(x[tr], target_tr, 256, 512, callbacks, verbose=False, val_data=(x[va], target_va))
         if self.kind == "deepsurv":
             self.model.compute_baseline_hazards(x, (time, event))
         return self

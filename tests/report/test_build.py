@@ -25,7 +25,17 @@ from oncoplan.store.bundle import ModelBundle
 from oncoplan.train.workflow import train_survival_model
 from tests.report.conftest import rows_of
 
-SECTION_IDS = ["summary", "cohort", "km", "performance", "plots", "subgroups", "policy", "model-card", "methods"]
+SECTION_IDS = [
+    "summary",
+    "cohort",
+    "km",
+    "performance",
+    "plots",
+    "subgroups",
+    "policy",
+    "model-card",
+    "methods",
+]
 
 
 def _metric(data, model: str, metric: str) -> float:
@@ -102,7 +112,13 @@ def test_table_one_subgroups_and_policy(colon_report, colon_model, colon):
     small = sub[(sub["kind"] == "subgroup") & (sub["n"] < 30)]
     assert small["too_small"].all()
     pol = data.policy.table
-    assert set(pol["policy"]) == {"recommended", "treat_all:Obs", "treat_all:Lev", "treat_all:Lev+5FU", "observed"}
+    assert set(pol["policy"]) == {
+        "recommended",
+        "treat_all:Obs",
+        "treat_all:Lev",
+        "treat_all:Lev+5FU",
+        "observed",
+    }
     test = colon.subset(rows_of(split, "test"))
     observed = pol.query("policy == 'observed'")["value"].iloc[0]
     kmf = KaplanMeierFitter().fit(test.time, test.event)
@@ -117,7 +133,9 @@ def test_html_is_self_contained_with_every_section(colon_report):
     assert not re.search(r"<script[^>]+src=", html)
     assert not re.search(r"<link[^>]+href=", html)
     assert not re.search(r"<img[^>]+src=[\"']http", html)
-    assert html.count("Plotly.newPlot(") == 11  # KM x2, ROC, td-AUC, Brier, 3 calibrations, forest, policy, overlap
+    assert (
+        html.count("Plotly.newPlot(") == 11
+    )  # KM x2, ROC, td-AUC, Brier, 3 calibrations, forest, policy, overlap
     assert html.count("* plotly.js v") == 1  # the library is embedded exactly once
     assert "Log-rank test" in html and "Model card" in html
     assert data.card.training_data["Patients"] == str(len(data.evaluation.train.ids))

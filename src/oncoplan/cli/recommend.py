@@ -92,7 +92,13 @@ def recommend(
         title=f"treatment ranking by RMST({horizon:g} {unit}), {round(level * 100)}% ensemble intervals "
         f"({bundle.spec.name} model)"
     )
-    for col in ("patient", "decision", f"gain vs runner-up ({unit})", f"ranking: RMST [interval] ({unit})", "reason"):
+    for col in (
+        "patient",
+        "decision",
+        f"gain vs runner-up ({unit})",
+        f"ranking: RMST [interval] ({unit})",
+        "reason",
+    ):
         table.add_column(col)
     for r in results[:200]:
         if isinstance(r, Abstention):
@@ -100,9 +106,15 @@ def recommend(
         else:
             g = r.gain_vs_next
             table.add_row(
-                str(r.patient), f"recommend {r.best_arm}", f"{g.value:.0f} [{g.low:.0f}, {g.high:.0f}]",
-                _ranking_cell(r), "",
+                str(r.patient),
+                f"recommend {r.best_arm}",
+                f"{g.value:.0f} [{g.low:.0f}, {g.high:.0f}]",
+                _ranking_cell(r),
+                "",
             )
     console.print(table)
     total_abstain = sum(not r.recommended for r in results)
-    console.print(f"{len(results)} patients: {len(results) - total_abstain} recommendations, {total_abstain} abstentions")
+    console.print(
+        f"{len(results)} patients: {len(results) - total_abstain} recommendations, "
+        f"{total_abstain} abstentions"
+    )

@@ -85,7 +85,9 @@ class _SksurvBaseline(SurvivalAnalysisMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         X = check_array(X, dtype=np.float64)
         if X.shape[1] != self.n_features_in_:
-            raise ModelError(f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}")
+            raise ModelError(
+                f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}"
+            )
         return self._z(X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ Example:
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3)); a = np.where(rng.random(200) < 0.5, "A", "B")
     >>> t = rng.exponential(np.where(a == "B", 2.0, 1.0) * np.exp(X[:, 0])); e = rng.random(200) < 0.8
-    >>> model = TreatmentEffectNet(n_ensemble=2, max_epochs=5, random_state=0).fit(X, Surv.from_arrays(e, t), a)
+    >>> net = TreatmentEffectNet(n_ensemble=2, max_epochs=5, random_state=0)
+    >>> model = net.fit(X, Surv.from_arrays(e, t), a)
     >>> model.predict_counterfactual(X[:4]).shape[:3]
     (2, 4, 2)
 """
@@ -167,7 +168,10 @@ class TreatmentEffectNet(BaseEstimator):
         if self.bootstrap:
             rng = np.random.default_rng(seed)
             boot = np.concatenate(
-                [rng.choice(np.flatnonzero(codes == k), size=int((codes == k).sum())) for k in np.unique(codes)]
+                [
+                    rng.choice(np.flatnonzero(codes == k), size=int((codes == k).sum()))
+                    for k in np.unique(codes)
+                ]
             )
             oob = np.setdiff1d(rows, boot)
             return np.sort(boot), oob
@@ -187,7 +191,9 @@ class TreatmentEffectNet(BaseEstimator):
             targets["y"] = torch.as_tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
         return targets
 
-    def _prepare_outcome(self, X: np.ndarray, y: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _prepare_outcome(
+        self, X: np.ndarray, y: np.ndarray, codes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Validate ``y``; return (outcome array for targets, strata for the inner split)."""
         self.grid_ = None
         self.y_mean_, self.y_std_ = 0.0, 1.0
@@ -271,7 +277,9 @@ class TreatmentEffectNet(BaseEstimator):
             self.networks_.append(net)
             self.histories_.append(history)
         logger.info(
-            "TreatmentEffectNet: %d members, best epochs %s", self.n_ensemble, [h.best_epoch for h in self.histories_]
+            "TreatmentEffectNet: %d members, best epochs %s",
+            self.n_ensemble,
+            [h.best_epoch for h in self.histories_],
         )
         return self
 
@@ -286,7 +294,9 @@ class TreatmentEffectNet(BaseEstimator):
         check_is_fitted(self, "networks_")
         X = check_array(X, dtype=np.float64, ensure_all_finite=True)
         if X.shape[1] != self.n_features_in_:
-            raise ModelError(f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}")
+            raise ModelError(
+                f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}"
+            )
         return X
 
     def arm_index(self, arm: str | int) -> int:
@@ -318,7 +328,8 @@ class TreatmentEffectNet(BaseEstimator):
         """Per-member counterfactual predictions for every arm.
 
         Survival: ``(n_members, n, n_arms, len(times))`` survival probabilities on ``times`` (default
-        ``times_``). Continuous / binary: ``(n_members, n, n_arms)`` expected outcome (raw scale) or probability.
+        ``times_``). Continuous / binary: ``(n_members, n, n_arms)`` expected outcome (raw scale) or
+        probability.
         """
         X = self._check_X(X)
         outcomes, _ = self._outputs(X)
@@ -353,7 +364,9 @@ class TreatmentEffectNet(BaseEstimator):
         """RMST(tau) per member, patient and arm, with member-quantile intervals and arm differences."""
         if self.outcome != "survival":
             raise ModelError("RMST needs a survival model (outcome='survival')")
-        return rmst_ensemble(self.predict_counterfactual(X), self.times_, tau, arm_names=self.arms_, level=level)
+        return rmst_ensemble(
+            self.predict_counterfactual(X), self.times_, tau, arm_names=self.arms_, level=level
+        )
 
     def predict_effect(self, X: np.ndarray, arm: str | int, reference: str | int | None = None) -> np.ndarray:
         """Ensemble-mean effect ``mu_arm(x) - mu_reference(x)`` (continuous / binary outcomes).

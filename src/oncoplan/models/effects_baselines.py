@@ -49,7 +49,11 @@ def make_base(base: str, random_state: int = 0, n_estimators: int = 200, cox_alp
         return CoxPHSurvivalAnalysis(alpha=cox_alpha, ties="efron")
     if base == "rsf":
         return RandomSurvivalForest(
-            n_estimators=n_estimators, min_samples_leaf=15, max_features="sqrt", n_jobs=1, random_state=random_state
+            n_estimators=n_estimators,
+            min_samples_leaf=15,
+            max_features="sqrt",
+            n_jobs=1,
+            random_state=random_state,
         )
     raise ConfigError(f"base must be one of {BASES}, got {base!r}")
 
@@ -61,7 +65,9 @@ def _curves(model, X: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 class _MetaLearner(BaseEstimator):
-    def _setup(self, X: np.ndarray, y: np.ndarray, treatment, arms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _setup(
+        self, X: np.ndarray, y: np.ndarray, treatment, arms
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X = check_array(X, dtype=np.float64)
         event, time = check_array_survival(X, y)
         self.arms_, codes = encode_arms(treatment, arms)
@@ -76,7 +82,9 @@ class _MetaLearner(BaseEstimator):
         check_is_fitted(self, "arms_")
         X = check_array(X, dtype=np.float64)
         if X.shape[1] != self.n_features_in_:
-            raise ModelError(f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}")
+            raise ModelError(
+                f"X has {X.shape[1]} features but the model was trained on {self.n_features_in_}"
+            )
         return X
 
     def predict_rmst(self, X: np.ndarray, tau: float) -> EnsembleRMST:
@@ -92,7 +100,9 @@ class TLearnerSurvival(_MetaLearner):
         random_state, n_estimators, cox_alpha: settings of the base models.
     """
 
-    def __init__(self, base: str = "cox", random_state: int = 0, n_estimators: int = 200, cox_alpha: float = 1e-2):
+    def __init__(
+        self, base: str = "cox", random_state: int = 0, n_estimators: int = 200, cox_alpha: float = 1e-2
+    ):
         self.base = base
         self.random_state = random_state
         self.n_estimators = n_estimators

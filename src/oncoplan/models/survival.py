@@ -77,7 +77,8 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         n_ensemble: number of independently seeded members; predictions average their survival curves.
         standardize: z-score the inputs with training means and standard deviations.
         max_features: univariate Cox screening (training rows only) down to this many columns; ``"auto"``
-            screens only high-dimensional inputs (see :func:`~oncoplan.models.feature_selection.auto_n_features`);
+            screens only high-dimensional inputs (see
+            :func:`~oncoplan.models.feature_selection.auto_n_features`);
             None keeps all.
         input_penalty: weight of a group-lasso penalty on each input's outgoing weights.
         random_state: seed; the same seed gives bit-identical predictions on CPU.
@@ -133,7 +134,9 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         names = [h.strip() for h in str(self.head).split("+") if h.strip()]
         unknown = [h for h in names if h not in HEADS]
         if not names or unknown:
-            raise ConfigError(f"unknown survival head {self.head!r}", hint=f"one of {', '.join(sorted(HEADS))}")
+            raise ConfigError(
+                f"unknown survival head {self.head!r}", hint=f"one of {', '.join(sorted(HEADS))}"
+            )
         if int(self.n_ensemble) < 1:
             raise ConfigError(f"n_ensemble must be >= 1, got {self.n_ensemble}")
         return [names[k % len(names)] for k in range(int(self.n_ensemble))]

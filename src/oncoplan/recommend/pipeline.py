@@ -18,7 +18,8 @@ Example:
     >>> from oncoplan.data import load_cohort
     >>> cohort = load_cohort("survset:colon")  # doctest: +SKIP
     >>> bundle = train_effect_model(cohort, model_params={"max_epochs": 30})  # doctest: +SKIP
-    >>> results = recommend_patients(bundle, cohort.features(include_treatment=False).head())  # doctest: +SKIP
+    >>> new_patients = cohort.features(include_treatment=False).head()  # doctest: +SKIP
+    >>> results = recommend_patients(bundle, new_patients)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def default_tau(time: np.ndarray, time_unit: str = "days", years: float = 5.0) -
 def _train_part(cohort: Cohort, train_rows: np.ndarray | None) -> Cohort:
     if cohort.treatment is None or not cohort.has_survival:
         raise CohortError(
-            f"cohort {cohort.name!r} needs a survival outcome and a treatment column for a treatment-effect model",
+            f"cohort {cohort.name!r} needs a survival outcome and a treatment column "
+            "for a treatment-effect model",
             hint="declare treatment_column (and time/event) in the cohort spec",
         )
     return cohort if train_rows is None else cohort.subset(train_rows)
@@ -84,7 +86,9 @@ def fit_effect_estimator(
     X = prep.fit(train.features(include_treatment=False)).transform(train.features(include_treatment=False))
     present = [a for a in cohort.arms or [] if (train.treatment == a).any()]
     params = {**dict(model_params or {}), "random_state": seed}
-    model = TreatmentEffectNet(**params).fit(X, train.y, train.treatment.to_numpy(), arms=present, progress=progress)
+    model = TreatmentEffectNet(**params).fit(
+        X, train.y, train.treatment.to_numpy(), arms=present, progress=progress
+    )
     return prep, model
 
 
@@ -225,11 +229,13 @@ def recommend_patients(
     return results, pred
 
 
-def shrink_toward_average(samples: np.ndarray, average_contrast: np.ndarray, default: int, weight: float) -> np.ndarray:
+def shrink_toward_average(
+    samples: np.ndarray, average_contrast: np.ndarray, default: int, weight: float
+) -> np.ndarray:
     """Shrink each patient's contrast vs the default arm toward the average contrast.
 
-    ``s'_mik = s_mid + weight * (s_mik - s_mid) + (1 - weight) * cbar_mk`` with ``cbar_mk`` the average (training)
-    contrast of arm k vs the default arm for member m; ``weight = 1`` leaves the samples unchanged.
+    ``s'_mik = s_mid + weight * (s_mik - s_mid) + (1 - weight) * cbar_mk`` with ``cbar_mk`` the average
+    (training) contrast of arm k vs the default arm for member m; ``weight = 1`` leaves the samples unchanged.
 
     Example:
         >>> s = np.array([[[10.0, 14.0]]])
@@ -298,7 +304,13 @@ def cross_fitted_policy(
         r_te = shrink_toward_average(r_te, average, default, shrinkage)
         if r_te.shape[0] >= 2:
             results = recommend(
-                fold_arms, r_te, prop, ood, trained_arms=fold_arms, overlap_band=overlap_band, interval_level=level
+                fold_arms,
+                r_te,
+                prop,
+                ood,
+                trained_arms=fold_arms,
+                overlap_band=overlap_band,
+                interval_level=level,
             )
             recommended[te] = policy_arms(results, fallback=fold_arms[default])
             abstained[te] = [not r.recommended for r in results]
@@ -321,7 +333,9 @@ def _on_grid(curves: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndar
     return np.where(idx >= 0, out, 1.0)
 
 
-def _net_fit_predict(cohort: Cohort, tr: np.ndarray, te: np.ndarray, params: Mapping | None, seed: int) -> tuple:
+def _net_fit_predict(
+    cohort: Cohort, tr: np.ndarray, te: np.ndarray, params: Mapping | None, seed: int
+) -> tuple:
     prep, model = fit_effect_estimator(cohort, tr, params, seed)
     x_tr = prep.transform(cohort.subset(tr).features(include_treatment=False))
     x_te = prep.transform(cohort.subset(te).features(include_treatment=False))
@@ -336,7 +350,7 @@ def _net_fit_predict(cohort: Cohort, tr: np.ndarray, te: np.ndarray, params: Map
 
 
 def evaluation_propensity(cohort: Cohort, seed: int = 0, n_folds: int = 5) -> np.ndarray:
-    """Cross-fitted logistic propensities ``(n, n_arms)`` on the preprocessed covariates (for IPW/DR values)."""
+    """Cross-fitted logistic propensities ``(n, n_arms)`` on the preprocessed covariates (IPW/DR values)."""
     frame = cohort.features(include_treatment=False)
     numeric, categorical = cohort.feature_types(include_treatment=False)
     X = TabularPreprocessor(numeric=numeric, categorical=categorical).fit(frame).transform(frame)
@@ -352,7 +366,7 @@ def evaluate_cross_fitted(
     n_boot: int = 500,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Policy-evaluation table (:func:`oncoplan.evaluate.policy.evaluate_policies`) of a cross-fitted policy."""
+    """Policy-evaluation table (:func:`~oncoplan.evaluate.policy.evaluate_policies`) of a crossfit policy."""
     prop = evaluation_propensity(cohort, seed) if propensity is None else propensity
     return evaluate_policies(
         cohort.time,

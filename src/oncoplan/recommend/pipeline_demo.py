@@ -34,11 +34,21 @@ logger = logging.getLogger(__name__)
 
 #: settings of the demo / benchmark effect network (full run) and of the quick mode (tests)
 FULL_PARAMS = {"n_ensemble": 5, "bootstrap": True, "max_epochs": 200, "patience": 20}
-QUICK_PARAMS = {"n_ensemble": 2, "bootstrap": True, "max_epochs": 4, "patience": 2, "hidden": (16,), "head_hidden": ()}
+QUICK_PARAMS = {
+    "n_ensemble": 2,
+    "bootstrap": True,
+    "max_epochs": 4,
+    "patience": 2,
+    "hidden": (16,),
+    "head_hidden": (),
+}
 
 
 def _ranking_text(result, unit: str) -> str:
-    return "; ".join(f"{r.arm} {r.expected_value:.0f} [{r.low:.0f}, {r.high:.0f}]" for r in result.ranking) + f" {unit}"
+    return (
+        "; ".join(f"{r.arm} {r.expected_value:.0f} [{r.low:.0f}, {r.high:.0f}]" for r in result.ranking)
+        + f" {unit}"
+    )
 
 
 def run_treatment_demo(
@@ -82,11 +92,15 @@ def run_treatment_demo(
         if r.recommended:
             g = r.gain_vs_next
             lines.append(
-                head + f"recommend {r.best_arm} (gain over {r.runner_up} {g.value:.0f} [{g.low:.0f}, {g.high:.0f}] "
+                head
+                + f"recommend {r.best_arm} (gain over {r.runner_up} "
+                + f"{g.value:.0f} [{g.low:.0f}, {g.high:.0f}] "
                 f"{unit}); ranking {_ranking_text(r, unit)}"
             )
         else:
-            lines.append(head + f"no recommendation ({r.reason.value}: {r.detail}); ranking {_ranking_text(r, unit)}")
+            lines.append(
+                head + f"no recommendation ({r.reason.value}: {r.detail}); ranking {_ranking_text(r, unit)}"
+            )
     lines.append(
         f"Policy evaluation, cross-fitted ({len(crossfit.default_arms)} folds), RMST({tau:g} {unit}) "
         "with 95% bootstrap CI:"

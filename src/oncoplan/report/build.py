@@ -7,7 +7,7 @@
 identifier, no per-patient row.
 
 Example:
-    >>> path = build_report("oncoplan-demo/model", "survset:colon", "report.html", n_boot=200)  # doctest: +SKIP
+    >>> path = build_report("oncoplan-demo/model", "survset:colon", "r.html", n_boot=200)  # doctest: +SKIP
     >>> path.stat().st_size > 1_000_000  # doctest: +SKIP
     True
 """

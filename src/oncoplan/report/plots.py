@@ -180,7 +180,11 @@ def calibration_figure(tables: Mapping[str, pd.DataFrame], title: str) -> go.Fig
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"}, name="perfect calibration"
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line={"dash": "dot", "color": "#999"},
+            name="perfect calibration",
         )
     )
     for k, (name, tab) in enumerate(tables.items()):
@@ -243,7 +247,9 @@ def over_time_figure(
     return _layout(fig, title, height=400)
 
 
-def forest_figure(table: pd.DataFrame, overall: float | None, title: str = "C-index by subgroup") -> go.Figure:
+def forest_figure(
+    table: pd.DataFrame, overall: float | None, title: str = "C-index by subgroup"
+) -> go.Figure:
     """Forest plot of a subgroup table (:func:`oncoplan.evaluate.fairness.subgroup_metrics` rows).
 
     Subgroups flagged ``too_small`` are drawn in grey; the vertical line is the whole-cohort value.
@@ -312,7 +318,9 @@ def overlap_figure(hist: pd.DataFrame, title: str = "Propensity overlap") -> go.
     return _layout(fig, title, height=380, barmode="overlay")
 
 
-def policy_figure(table: pd.DataFrame, value_label: str, title: str = "Value of treatment policies") -> go.Figure:
+def policy_figure(
+    table: pd.DataFrame, value_label: str, title: str = "Value of treatment policies"
+) -> go.Figure:
     """Point estimates with CIs of policy values (rows: ``label``, ``estimator``, ``value``, ``ci_*``)."""
     fig = go.Figure()
     for k, (est, sub) in enumerate(table.groupby("estimator", sort=False)):

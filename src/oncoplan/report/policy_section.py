@@ -23,7 +23,12 @@ import pandas as pd
 
 from oncoplan.data.cohort import TREATMENT_FEATURE, Cohort
 from oncoplan.errors import OncoplanError
-from oncoplan.evaluate.overlap import OverlapReport, estimate_propensity, overlap_report, propensity_histograms
+from oncoplan.evaluate.overlap import (
+    OverlapReport,
+    estimate_propensity,
+    overlap_report,
+    propensity_histograms,
+)
 from oncoplan.evaluate.policy import evaluate_policies
 from oncoplan.recommend.rmst import rmst_from_curves
 from oncoplan.store.bundle import ModelBundle
@@ -82,8 +87,10 @@ def _propensity_inputs(test: Cohort) -> pd.DataFrame:
     return frame
 
 
-def model_policy(bundle: ModelBundle, test: Cohort, grid: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted survival under every arm ``(n, n_arms, len(grid))`` and the arm with the highest RMST(tau)."""
+def model_policy(
+    bundle: ModelBundle, test: Cohort, grid: np.ndarray, tau: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted survival under every arm ``(n, n_arms, len(grid))`` and the arm of highest RMST(tau)."""
     arms = list(test.arms or [])
     frame = bundle.frame_from_cohort(test)
     curves = []

@@ -89,7 +89,8 @@ def _km_block(km, unit: str, title: str, div_id: str) -> dict:
         }
     )
     logrank = (
-        f"Log-rank test: chi-square {km.logrank_statistic:.2f} on {km.logrank_df} df, p = {fmt_p(km.logrank_p)}"
+        f"Log-rank test: chi-square {km.logrank_statistic:.2f} on {km.logrank_df} df, "
+        f"p = {fmt_p(km.logrank_p)}"
         if km.logrank_df > 0
         else ""
     )
@@ -152,7 +153,12 @@ def _performance_figures(perf: sec.Performance, unit: str) -> list[Markup]:
         (
             "brier",
             plots.over_time_figure(
-                perf.eval_times, perf.brier, "Prediction error over time (Brier score)", "Brier score", label, scale
+                perf.eval_times,
+                perf.brier,
+                "Prediction error over time (Brier score)",
+                "Brier score",
+                label,
+                scale,
             ),
         ),
     ]
@@ -206,7 +212,8 @@ def _policy_context(pol, unit: str) -> dict | None:
             shown["Patients treated as the policy says"] = t["n_followers"]
         ctx["table"] = html_table(shown)
         fig = plots.policy_figure(
-            t.assign(estimator=shown["Estimator"]), f"Restricted mean survival time up to {ctx['tau']}, in {unit}"
+            t.assign(estimator=shown["Estimator"]),
+            f"Restricted mean survival time up to {ctx['tau']}, in {unit}",
         )
         ctx["div"] = Markup(plots.figure_div(fig, "fig-policy"))
     else:
@@ -258,7 +265,9 @@ def render_report(data: ReportData, title: str | None = None, generated: str = "
         "table_one": _table_one_html(data.table_one),
         "table_one_group": data.table_one_group,
         "km_arm": _km_block(data.km_arm, unit, arm_title, "fig-km-arm"),
-        "km_risk": _km_block(data.km_risk, unit, "Survival by predicted risk group (test patients)", "fig-km-risk"),
+        "km_risk": _km_block(
+            data.km_risk, unit, "Survival by predicted risk group (test patients)", "fig-km-risk"
+        ),
         "headline": _headline(perf, unit),
         "perf": _performance_tables(perf, unit),
         "perf_figures": _performance_figures(perf, unit),

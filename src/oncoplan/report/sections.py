@@ -245,7 +245,9 @@ def fit_baselines(
     cox = CoxPHSurvivalAnalysis(alpha=1e-2, ties="efron").fit(x_train, train.y)
     out.append(
         ModelPredictions(
-            "CoxPH (baseline)", cox.predict(x_test), survival_at(list(cox.predict_survival_function(x_test)), None, grid)
+            "CoxPH (baseline)",
+            cox.predict(x_test),
+            survival_at(list(cox.predict_survival_function(x_test)), None, grid),
         )
     )
     rsf = RandomSurvivalForest(
@@ -336,21 +338,42 @@ def model_performance(
         )
         for key, res in rep.items():
             rows.append(
-                {"model": m.name, "metric": key, "value": res.value, "ci_low": res.ci_low, "ci_high": res.ci_high}
+                {
+                    "model": m.name,
+                    "metric": key,
+                    "value": res.value,
+                    "ci_low": res.ci_low,
+                    "ci_high": res.ci_high,
+                }
             )
     comparisons = []
     for other in models[1:]:
         cmp = paired_difference(
-            harrell_c, models[0].risk, other.risk, test.event, test.time, n_boot=n_boot, seed=seed, stratify=test.event
+            harrell_c,
+            models[0].risk,
+            other.risk,
+            test.event,
+            test.time,
+            n_boot=n_boot,
+            seed=seed,
+            stratify=test.event,
         )
         d = cmp.difference
         comparisons.append(
-            {"baseline": other.name, "difference": d.value, "ci_low": d.ci_low, "ci_high": d.ci_high, "p_value": cmp.p_value}
+            {
+                "baseline": other.name,
+                "difference": d.value,
+                "ci_low": d.ci_low,
+                "ci_high": d.ci_high,
+                "p_value": cmp.p_value,
+            }
         )
     td_auc, brier = {}, {}
     for m in models:
         s_eval = survival_at(m.survival, grid, eval_times)
-        td_auc[m.name] = cumulative_auc(train.event, train.time, test.event, test.time, 1 - s_eval, eval_times)[0]
+        td_auc[m.name] = cumulative_auc(
+            train.event, train.time, test.event, test.time, 1 - s_eval, eval_times
+        )[0]
         brier[m.name] = brier_score(train.event, train.time, test.event, test.time, s_eval, eval_times)
     main = horizons[-1]
     labels = horizon_labels(test.event, test.time, main, censoring="exclude")

@@ -131,7 +131,9 @@ def fit_module(
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
-        return _fit(module, loss_fn, x_train, targets_train, x_val, targets_val, config, progress, regularizer)
+        return _fit(
+            module, loss_fn, x_train, targets_train, x_val, targets_val, config, progress, regularizer
+        )
 
 
 def _fit(

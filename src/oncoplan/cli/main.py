@@ -21,6 +21,8 @@ from oncoplan.cli.demo import demo
 from oncoplan.cli.doctor import doctor
 from oncoplan.cli.evaluate import evaluate
 from oncoplan.cli.predict import predict
+from oncoplan.cli.recommend import recommend
+from oncoplan.cli.report import report
 from oncoplan.cli.train import train
 
 app = typer.Typer(
@@ -57,6 +59,8 @@ app.command()(datasets)
 app.command()(train)
 app.command()(evaluate)
 app.command()(predict)
+app.command()(recommend)
+app.command()(report)
 app.command()(demo)
 app.command()(doctor)
 

@@ -34,13 +34,14 @@ from safetensors.torch import load_file, save_file
 from oncoplan.data.cohort import TREATMENT_FEATURE, Cohort
 from oncoplan.data.spec import CohortSpec
 from oncoplan.errors import CohortError, ModelError
+from oncoplan.models.effects import TreatmentEffectNet
 from oncoplan.models.survival import DeepSurvival
 from oncoplan.preprocess.tabular import TabularPreprocessor
 
 BUNDLE_FORMAT = "oncoplan-bundle/1"
 
 #: estimator kinds a bundle may hold (explicit registry, no import side effects).
-ESTIMATORS: dict[str, type] = {"DeepSurvival": DeepSurvival}
+ESTIMATORS: dict[str, type] = {"DeepSurvival": DeepSurvival, "TreatmentEffectNet": TreatmentEffectNet}
 
 #: types skops may rebuild when loading a preprocessor; anything else is refused.
 TRUSTED_SKOPS_TYPES = [

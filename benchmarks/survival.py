@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import datetime as dt
+import json
 import logging
 import multiprocessing as mp
 import platform
@@ -167,6 +168,27 @@ def prepare_folds(name: str, folds: int, seed: int, out: Path) -> tuple[Path, in
     return path, cohort.n_patients, width
 
 
+# ---------------------------------------------------------------------------------------------- merging
+def load_previous(csv_path: Path) -> list[dict]:
+    """Fold rows of earlier runs; a rerun of a (cohort, model) pair replaces that pair's rows."""
+    if not csv_path.exists():
+        return []
+    return pd.read_csv(csv_path).to_dict("records")
+
+
+def load_runs(json_path: Path) -> list[dict]:
+    """Metadata (date, command, machine) of every earlier run whose rows are in the table."""
+    return json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else []
+
+
+def order_rows(folds: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order of :data:`COHORTS` and :data:`ALL_MODELS` (whatever order the runs came in)."""
+    cohort_pos = {c: i for i, c in enumerate(COHORTS)}
+    model_pos = {m: i for i, m in enumerate(ALL_MODELS)}
+    key = folds["cohort"].map(cohort_pos).fillna(99) * 100 + folds["model"].map(model_pos).fillna(99)
+    return folds.assign(_key=key).sort_values(["_key", "fold"], kind="stable").drop(columns="_key")
+
+
 # ---------------------------------------------------------------------------------------------- tables
 def summarise(folds: pd.DataFrame) -> pd.DataFrame:
     """Mean / sd per (cohort, model), and the C-td rank of each model within its cohort."""
@@ -189,11 +211,11 @@ def summarise(folds: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(summary: pd.DataFrame, meta: dict) -> str:
     """The results as markdown: the per-cohort table, the C-td matrix and the mean ranks."""
-    lines = [
-        f"# Survival benchmark ({meta['date']})",
+    runs = meta.get("runs") or [meta]
+    lines = [f"# Survival benchmark ({meta['date']})", "", "Runs merged into this table:", ""]
+    lines += [f"- {r['date']}: `{r['command']}` on {r['machine']}" for r in runs]
+    lines += [
         "",
-        f"- command: `{meta['command']}`",
-        f"- machine: {meta['machine']}",
         f"- folds: {meta['folds']}-fold CV, seed {meta['seed']}, "
         "stratified on event; preprocessing fitted on each training fold",
         "",
@@ -247,14 +269,17 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         raise SystemExit(f"unknown cohort/model: {unknown}")
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {
-        "date": dt.date.today().isoformat(),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/survival.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} CPU x{mp.cpu_count()}, no GPU used ({platform.platform()})",
         "folds": args.folds,
         "seed": args.seed,
         "n": {},
     }
-    rows: list[dict] = []
+    csv_path = args.out / "survival.csv"
+    rows: list[dict] = load_previous(csv_path)
+    runs = load_runs(args.out / "survival_runs.json")
+    runs.append({k: meta[k] for k in ("date", "command", "machine")})
     context = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         for cohort in cohorts:
@@ -270,7 +295,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                     except Exception as exc:  # noqa: BLE001 - record and keep going
                         print(f"   {model}: FAILED {type(exc).__name__}: {exc}", flush=True)
                         continue
-                rows += result
+                for row in result:
+                    row["n"], row["run_date"] = n, meta["date"]
+                rows = [r for r in rows if (r["cohort"], r["model"]) != (cohort, model)] + result
                 frame = pd.DataFrame(result)
                 print(
                     f"   {result[0]['label']:<45} C-td {frame.c_td.mean():.3f} ({frame.c_td.std():.3f})  "
@@ -278,8 +305,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                     f"fit {frame.fit_s.sum():6.1f}s  peak {result[0]['peak_mb']:.0f} MB",
                     flush=True,
                 )
-                pd.DataFrame(rows).to_csv(args.out / "survival.csv", index=False)
-    folds = pd.DataFrame(rows)
+                pd.DataFrame(rows).to_csv(csv_path, index=False)
+    (args.out / "survival_runs.json").write_text(json.dumps(runs, indent=1), encoding="utf-8")
+    folds = order_rows(pd.DataFrame(rows))
+    meta["n"] = folds.groupby("cohort")["n"].first().to_dict() if "n" in folds else meta["n"]
+    meta["runs"] = runs
     summary = summarise(folds)
     summary.to_csv(args.out / "survival_summary.csv", index=False)
     text = markdown(summary, meta)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from oncoplan.cli.common import console, epoch_progress, handle_errors
+from oncoplan.cli.common import console, epoch_progress, err_console, handle_errors
 from oncoplan.report.demo import run_demo
 
 
@@ -16,8 +16,14 @@ def demo(
     quick: bool = typer.Option(False, "--quick", help="Few epochs and resamples (for tests)."),
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
-    """Train, evaluate and summarise oncoplan on the colon adjuvant-chemotherapy trial."""
+    """Train, evaluate, recommend and report on the colon adjuvant-chemotherapy trial."""
     with epoch_progress("training on survset:colon") as progress:
-        result = run_demo(out, quick=quick, seed=seed, progress=progress)
+        result = run_demo(
+            out,
+            quick=quick,
+            seed=seed,
+            progress=progress,
+            stage=lambda text: err_console.print(f"[dim]... {text}[/dim]"),
+        )
     for line in result.lines:
         console.print(line, highlight=False, markup=False)

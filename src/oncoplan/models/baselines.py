@@ -171,8 +171,8 @@ class CoxnetBaseline(_SksurvBaseline):
         for tr, va in folds.split(X, event):
             path = self._path().set_params(alphas=alphas).fit(X[tr], y[tr])
             risk = X[va] @ path.coef_  # (n_val, n_alphas)
-            t = torch.as_tensor(y[va][y.dtype.names[1]], dtype=torch.float64)
-            e = torch.as_tensor(event[va], dtype=torch.float64)
+            t = torch.as_tensor(np.ascontiguousarray(y[va][y.dtype.names[1]], dtype=np.float64))
+            e = torch.as_tensor(np.ascontiguousarray(event[va], dtype=np.float64))
             for k in range(len(alphas)):
                 loss[k] += float(cox_partial_likelihood(torch.as_tensor(risk[:, k]), t, e, reduction="sum"))
         return float(alphas[int(np.argmin(loss))])

@@ -338,7 +338,7 @@ class TreatmentEffectNet(BaseEstimator):
             return np.stack([o[:, :, 0].numpy().astype(float) * self.y_std_ + self.y_mean_ for o in outcomes])
         if self.outcome == "binary":
             return np.stack([torch.sigmoid(o[:, :, 0]).numpy().astype(float) for o in outcomes])
-        grid = self.times_ if times is None else np.asarray(times, dtype=float)
+        grid = np.ascontiguousarray(self.times_ if times is None else np.asarray(times, dtype=float))
         head = self.networks_[0].survival_head
         curves = []
         with torch.no_grad():

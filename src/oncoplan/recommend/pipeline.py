@@ -12,7 +12,7 @@
   observed; IPW Kaplan-Meier and doubly robust, bootstrap CIs). Abstentions fall back to the training
   folds' best-on-average arm, explicitly, so the policy is defined for everyone.
 
-The demo entry point :func:`run_treatment_demo` lives in :mod:`oncoplan.recommend.demo`.
+The demo entry point :func:`run_treatment_demo` lives in :mod:`oncoplan.recommend.pipeline_demo`.
 
 Example:
     >>> from oncoplan.data import load_cohort
@@ -74,15 +74,20 @@ def fit_effect_estimator(
     model_params: Mapping | None = None,
     seed: int = 0,
     progress: Callable | None = None,
+    strict: bool = True,
 ) -> tuple[TabularPreprocessor, TreatmentEffectNet]:
     """Fit preprocessing (training rows only) and a :class:`TreatmentEffectNet` on ``cohort``.
+
+    ``strict=True`` makes categories unseen in training an error at prediction time (a saved model must
+    not silently encode them); cross-fitting passes ``False`` so a rare category absent from the training
+    folds is encoded as all zeros (with a logged warning).
 
     Example:
         >>> prep, model = fit_effect_estimator(cohort, model_params={"max_epochs": 5})  # doctest: +SKIP
     """
     train = _train_part(cohort, train_rows)
     numeric, categorical = train.feature_types(include_treatment=False)
-    prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
+    prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=strict)
     X = prep.fit(train.features(include_treatment=False)).transform(train.features(include_treatment=False))
     present = [a for a in cohort.arms or [] if (train.treatment == a).any()]
     params = {**dict(model_params or {}), "random_state": seed}
@@ -213,6 +218,9 @@ def recommend_patients(
     Example:
         >>> results, pred = recommend_patients(bundle, frame)  # doctest: +SKIP
     """
+    est = _estimator(bundle)
+    for arm in requested_arms or []:
+        est.arm_index(arm)  # ModelError for an arm the model was not trained on
     pred = predict_counterfactuals(bundle, frame, tau, level)
     results = recommend(
         pred.arms,
@@ -336,7 +344,7 @@ def _on_grid(curves: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndar
 def _net_fit_predict(
     cohort: Cohort, tr: np.ndarray, te: np.ndarray, params: Mapping | None, seed: int
 ) -> tuple:
-    prep, model = fit_effect_estimator(cohort, tr, params, seed)
+    prep, model = fit_effect_estimator(cohort, tr, params, seed, strict=False)
     x_tr = prep.transform(cohort.subset(tr).features(include_treatment=False))
     x_te = prep.transform(cohort.subset(te).features(include_treatment=False))
     return (

@@ -29,7 +29,8 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from oncoplan.data.sources import load_cohort
 from oncoplan.data.splits import holdout_split
 from oncoplan.evaluate.bootstrap import bootstrap
-from oncoplan.evaluate.summary import evaluate_survival_bundle, harrell_c_index
+from oncoplan.evaluate.summary import evaluate_survival_bundle
+from oncoplan.evaluate.survival import harrell_c
 from oncoplan.recommend.pipeline_demo import run_treatment_demo
 from oncoplan.report.build import build_report
 from oncoplan.train.workflow import train_survival_model
@@ -54,7 +55,7 @@ def _coxph_baseline(bundle, train, test, n_boot: int, seed: int):
     x_test = prep.transform(bundle.frame_from_cohort(test))
     cox = CoxPHSurvivalAnalysis(alpha=1e-2, ties="efron").fit(x_train, train.y)
     return bootstrap(
-        harrell_c_index,
+        harrell_c,
         test.event,
         test.time,
         cox.predict(x_test),

@@ -16,6 +16,19 @@ def test_demo_runs_end_to_end(tmp_path):
     assert 0.5 < metrics["deep_survival"]["c_index"]["value"] < 0.8
     assert (tmp_path / "demo" / "model" / "weights.safetensors").exists()
     assert "C-index" in result.output
+    out = tmp_path / "demo"
+    # treatment part: recommendations for held-out patients, cross-fitted policy table, effect bundle
+    recs = pd.read_csv(out / "recommendations.csv")
+    assert len(recs) == 5 and set(recs["received"]) <= {"Obs", "Lev", "Lev+5FU"}
+    policy = pd.read_csv(out / "policy_evaluation.csv")
+    assert {"recommended", "observed", "treat_all:Lev+5FU"} <= set(policy["policy"])
+    assert (policy["ci_low"] <= policy["value"]).all() and (policy["value"] <= policy["ci_high"]).all()
+    assert (out / "effect_model" / "weights.safetensors").exists()
+    assert "Policy evaluation" in result.output
+    # the self-contained report
+    html = (out / "report.html").read_text()
+    assert "Model card" in html and "Plotly.newPlot(" in html
+    assert metrics["treatment"]["policy_evaluation"]
 
 
 def test_train_evaluate_predict(tmp_path, colon):

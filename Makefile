@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned, so that nothing pulls a CUDA build: this takes the CPU wheel.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# pycox is a numerical reference for the loss tests only; --no-deps keeps its stale pins out.
-	$(BIN)/python -m pip install --quiet --no-deps pycox==0.3.0 torchtuples==0.2.2
+	# pycox and SurvivalEVAL are numerical references for tests only; --no-deps keeps its stale pins out.
+	$(BIN)/python -m pip install --quiet --no-deps pycox==0.3.0 torchtuples==0.2.2 survivaleval==0.9.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -133,3 +133,51 @@ def test_d_calibration_reads_curves_at_own_time(gbsg2) -> None:
         [survival_at(gbsg2.surv[i : i + 1], gbsg2.grid, [t])[0, 0] for i, t in enumerate(gbsg2.time)]
     )
     np.testing.assert_allclose(res_array.bin_counts, _brute_d_counts(gbsg2.event, s_own, 10), atol=1e-9)
+
+
+def _own_time_survival(split) -> np.ndarray:
+    return np.array(
+        [survival_at(split.surv[i : i + 1], split.grid, [t])[0, 0] for i, t in enumerate(split.time)]
+    )
+
+
+def test_d_calibration_statistic_equals_scipy_chisquare(gbsg2) -> None:
+    """The test statistic and p-value are Pearson's chi-square of the bin counts against n / n_bins."""
+    from scipy import stats
+
+    for n_bins in (5, 10, 20):
+        res = d_calibration(gbsg2.event, gbsg2.time, gbsg2.surv, gbsg2.grid, n_bins=n_bins)
+        expected = len(gbsg2.time) / n_bins
+        statistic = float(np.sum((res.bin_counts - expected) ** 2 / expected))
+        assert res.statistic == pytest.approx(statistic, abs=1e-6)
+        assert res.p_value == pytest.approx(stats.chi2.sf(statistic, n_bins - 1), abs=1e-6)
+        ref = stats.chisquare(res.bin_counts)
+        assert (res.statistic, res.p_value) == pytest.approx((ref.statistic, ref.pvalue), abs=1e-9)
+
+
+def test_d_calibration_equals_survivaleval(gbsg2) -> None:
+    """Same counts, statistic and p-value as SurvivalEVAL's d_calibration (its bins run from 1 down to 0)."""
+    ref_mod = pytest.importorskip(
+        "SurvivalEVAL.evaluations.calibration.distributional.distribution_calibration"
+    )
+    s_own = _own_time_survival(gbsg2)
+    ours = d_calibration(gbsg2.event, gbsg2.time, gbsg2.surv, gbsg2.grid, n_bins=10)
+    statistic, p_value, hist = ref_mod.d_calibration(s_own, gbsg2.event.astype(int), num_bins=10)
+    np.testing.assert_allclose(ours.bin_counts, np.asarray(hist)[::-1], atol=1e-9)
+    assert ours.statistic == pytest.approx(float(statistic), abs=1e-6)
+    assert ours.p_value == pytest.approx(float(p_value), abs=1e-6)
+
+
+def test_calibration_report_equals_the_glm_fit_and_brackets_it(prob_data) -> None:
+    from oncoplan.evaluate.calibration import calibration_intercept, calibration_report, calibration_slope
+
+    y, p = prob_data
+    fit = calibration_slope_intercept(y, p)
+    assert calibration_slope(y, p) == fit.slope and calibration_intercept(y, p) == fit.intercept
+    rep = calibration_report(y, p, n_boot=40, seed=0)
+    assert rep["calibration_slope"].value == pytest.approx(fit.slope, abs=1e-12)
+    assert rep["calibration_intercept"].value == pytest.approx(fit.intercept, abs=1e-12)
+    ece = expected_calibration_error(y, p, n_bins=10, strategy="quantile")
+    assert rep["expected_calibration_error"].value == pytest.approx(ece, abs=1e-12)
+    for res in rep.values():
+        assert res.ci_low <= res.value <= res.ci_high and res.n_failed == 0

@@ -90,3 +90,16 @@ def test_paired_difference_on_survival_and_binary(gbsg2, two_models) -> None:
 def test_bootstrap_p_value_tails() -> None:
     assert bootstrap_p_value(np.linspace(0.1, 1.0, 99)) == pytest.approx(2 / 100)
     assert bootstrap_p_value(np.linspace(-1, 1, 101)) == 1.0
+
+
+def test_vectorised_paired_difference_equals_the_loop(gbsg2) -> None:
+    from oncoplan.evaluate.survival_bootstrap import HARRELL_C
+
+    other = gbsg2.risk + np.random.default_rng(0).normal(scale=0.5, size=len(gbsg2.risk))
+    args = (gbsg2.risk, other, gbsg2.event, gbsg2.time)
+    slow = paired_difference(harrell_c, *args, n_boot=40, seed=2, stratify=gbsg2.event)
+    fast = paired_difference(HARRELL_C, *args, n_boot=40, seed=2, stratify=gbsg2.event)
+    np.testing.assert_allclose(fast.difference.replicates, slow.difference.replicates, atol=1e-10)
+    assert (fast.value_a, fast.value_b, fast.p_value) == pytest.approx(
+        (slow.value_a, slow.value_b, slow.p_value), abs=1e-12
+    )

@@ -88,3 +88,41 @@ def test_kaplan_meier_by_group_matches_references(colon) -> None:
     )
     assert km2.logrank_p == pytest.approx(ref.p_value, rel=1e-10)
     assert km.logrank_df == 2 and 0 < km.logrank_p < 1
+
+
+def test_table_one_unrounded_p_values_and_smds_equal_scipy(colon) -> None:
+    """The raw statistics behind Table 1 (``attrs['tests']``) equal scipy and the SMD formulas to 1e-6."""
+    df = _frame(colon)
+    df["fac_perfor"] = df["fac_perfor"].astype(str)
+    tab = table_one(
+        df,
+        groupby="fac_sex",
+        categorical=["fac_rx", "fac_perfor"],
+        continuous=["num_age", "normal_marker"],
+    )
+    tests = tab.attrs["tests"]
+    g0, g1 = (df[df.fac_sex == s] for s in (0, 1))
+    welch = stats.ttest_ind(g0.normal_marker, g1.normal_marker, equal_var=False).pvalue
+    assert tests["normal_marker"]["p_value"] == pytest.approx(welch, abs=1e-6)
+    mwu = stats.mannwhitneyu(g0.num_age, g1.num_age, alternative="two-sided").pvalue
+    assert tests["num_age"]["p_value"] == pytest.approx(mwu, abs=1e-6)
+    assert tests["num_age"]["test"] == "Mann-Whitney U"
+    chi = stats.chi2_contingency(pd.crosstab(df.fac_rx, df.fac_sex))[1]
+    assert tests["fac_rx"]["p_value"] == pytest.approx(chi, abs=1e-6)
+    # SMD of a continuous variable: |mean difference| / pooled SD (sample variances)
+    a, b = g0.normal_marker, g1.normal_marker
+    smd = abs(a.mean() - b.mean()) / np.sqrt((a.var() + b.var()) / 2)
+    assert abs(tests["normal_marker"]["smd"]["SMD (0,1)"]) == pytest.approx(smd, abs=1e-6)
+    # SMD of a binary variable: |p1 - p0| / sqrt((p1 (1 - p1) + p0 (1 - p0)) / 2)
+    p0, p1 = (g.fac_perfor.astype(float).mean() for g in (g0, g1))
+    smd_bin = abs(p1 - p0) / np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
+    assert abs(tests["fac_perfor"]["smd"]["SMD (0,1)"]) == pytest.approx(smd_bin, abs=1e-6)
+
+
+def test_table_one_fisher_p_value_unrounded() -> None:
+    df = pd.DataFrame(
+        {"arm": ["a"] * 20 + ["b"] * 20, "rare": ["y"] * 1 + ["n"] * 19 + ["y"] * 6 + ["n"] * 14}
+    )
+    tests = table_one(df, groupby="arm", categorical=["rare"]).attrs["tests"]
+    assert tests["rare"]["p_value"] == pytest.approx(stats.fisher_exact([[19, 1], [14, 6]])[1], abs=1e-6)
+    assert table_one(df, categorical=["rare"]).attrs["tests"] == {}

@@ -62,7 +62,8 @@ def test_report_renders_in_headless_chromium(colon_report_file, chromium):
             headings = {s: page.locator(f"section#{s} h2").inner_text() for s in SECTIONS}
             plot_ids = page.eval_on_selector_all("div.js-plotly-plot", "els => els.map(e => e.id)")
             traces = page.eval_on_selector_all(
-                "div.js-plotly-plot", "els => els.map(e => e.querySelectorAll('g.trace, g.scatterlayer g').length)"
+                "div.js-plotly-plot",
+                "els => els.map(e => e.querySelectorAll('g.trace, g.scatterlayer g').length)",
             )
             png = artifacts_dir() / "report-colon.png"
             page.screenshot(path=str(png), full_page=True)
@@ -71,7 +72,8 @@ def test_report_renders_in_headless_chromium(colon_report_file, chromium):
     assert all(visible.values()), visible
     assert all(headings.values()), headings
     # every figure of the report is a rendered Plotly graph with drawn traces
-    for needed in ("fig-km-arm", "fig-km-risk", "fig-roc", "fig-td-auc", "fig-brier", "fig-forest", "fig-policy"):
+    figures = ("fig-km-arm", "fig-km-risk", "fig-roc", "fig-td-auc", "fig-brier", "fig-forest", "fig-policy")
+    for needed in figures:
         assert needed in plot_ids, (needed, plot_ids)
     assert any(i.startswith("fig-calibration") for i in plot_ids)
     assert n_plots == len(plot_ids) and all(t > 0 for t in traces), traces

@@ -79,12 +79,14 @@ class Cohort:
         check_table(df, spec, source=source)
         df = df.reset_index(drop=True)
         ids = df[spec.id_column].astype(str)
-        cov = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+        columns: dict[str, object] = {}
         for col in spec.numeric:
-            cov[col] = pd.to_numeric(df[col], errors="coerce").astype(float).to_numpy()
+            columns[col] = pd.to_numeric(df[col], errors="coerce").astype(float).to_numpy()
         for col in spec.categorical:
             values = df[col].astype(object)
-            cov[col] = [v if pd.isna(v) else str(v) for v in values]
+            columns[col] = np.array([v if pd.isna(v) else str(v) for v in values], dtype=object)
+        # one constructor call: column-by-column insertion fragments wide (gene-expression) frames
+        cov = pd.DataFrame(columns, index=pd.Index(ids, name="patient_id"))
         time = event = response = treatment = None
         if spec.time_column is not None:
             time = pd.to_numeric(df[spec.time_column]).astype(float).to_numpy()

@@ -82,6 +82,57 @@ class BootstrapResult:
         )
 
 
+@dataclass(frozen=True)
+class WeightedMetric:
+    """A metric with a vectorised form that scores many bootstrap resamples at once.
+
+    A resample is the same as weighting every patient by how often it was drawn, so ``weighted(counts,
+    *arrays)`` takes a ``(n_resamples, n)`` matrix of draw counts and returns one value per resample; it must
+    equal ``point`` on the resampled rows (tested for every metric that has one). Calling the object calls
+    ``point``; :func:`bootstrap_many`, :func:`oncoplan.evaluate.compare.paired_difference` and
+    :func:`oncoplan.evaluate.fairness.subgroup_metrics` use ``weighted`` when it is there (NaN = failed).
+
+    Example:
+        >>> import numpy as np
+        >>> mean = WeightedMetric(np.mean, lambda c, x: c @ x / c.sum(axis=1))
+        >>> float(mean(np.array([1.0, 3.0])))
+        2.0
+    """
+
+    point: Callable[..., float]
+    weighted: Callable[..., np.ndarray]
+
+    def __call__(self, *arrays: Any) -> float:
+        return self.point(*arrays)
+
+
+def resample_counts(indices: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """Stack resamples (row indices) into a ``(len(indices), n)`` float matrix of draw counts.
+
+    Example:
+        >>> resample_counts([np.array([0, 0, 2])], 3)
+        array([[2., 0., 1.]])
+    """
+    out = np.zeros((len(indices), n))
+    for b, idx in enumerate(indices):
+        out[b] = np.bincount(idx, minlength=n)
+    return out
+
+
+def _weighted_replicates(
+    metric: WeightedMetric, counts: np.ndarray, arrays: Sequence[np.ndarray], chunk: int = 64
+) -> np.ndarray:
+    out = np.full(len(counts), np.nan)
+    for start in range(0, len(counts), chunk):
+        part = counts[start : start + chunk]
+        try:
+            values = np.asarray(metric.weighted(part, *arrays), dtype=float)
+        except _CAUGHT:
+            continue
+        out[start : start + chunk] = values
+    return out
+
+
 def resample_indices(n: int, rng: np.random.Generator, stratify: np.ndarray | None = None) -> np.ndarray:
     """Row indices of one bootstrap resample; with ``stratify`` every stratum keeps its size.
 
@@ -231,15 +282,29 @@ def bootstrap_many(
     values = {name: float(fn(*arrs)) for name, fn in metrics.items()}
     reps: dict[str, list[float]] = {name: [] for name in metrics}
     failed = dict.fromkeys(metrics, 0)
+    vectorised = {name for name, fn in metrics.items() if isinstance(fn, WeightedMetric)}
+    drawn = []
     for _ in range(n_boot):
         idx = resample_indices(n, rng, strat)
+        if vectorised:
+            drawn.append(idx)
+        if len(vectorised) == len(metrics):
+            continue
         sample = [a[idx] for a in arrs]
         for name, fn in metrics.items():
+            if name in vectorised:
+                continue
             r = _safe_call(fn, sample)
             if np.isfinite(r):
                 reps[name].append(r)
             else:
                 failed[name] += 1
+    if vectorised:
+        counts = resample_counts(drawn, n)
+        for name in vectorised:
+            r = _weighted_replicates(metrics[name], counts, arrs)  # type: ignore[arg-type]
+            reps[name] = r[np.isfinite(r)].tolist()
+            failed[name] = int(np.sum(~np.isfinite(r)))
     alpha = 1.0 - level
     jack_seed = int(rng.integers(2**31))
     out = {}
@@ -299,7 +364,8 @@ def bootstrap(
             delete-d groups, so BCa costs ``n_boot + max_jackknife`` metric calls.
 
     Resamples on which the metric raises ``ValueError``, ``CohortError`` (or an arithmetic error) or
-    returns a non-finite value (e.g. no events) are dropped and counted in ``n_failed``.
+    returns a non-finite value (e.g. no events) are dropped and counted in ``n_failed``. A
+    :class:`WeightedMetric` is scored on all resamples at once (same resamples, same values).
 
     Example:
         >>> import numpy as np

@@ -30,6 +30,7 @@ from sklearn.calibration import calibration_curve
 
 from oncoplan.errors import CohortError, ConfigError
 from oncoplan.evaluate.binary import check_binary
+from oncoplan.evaluate.bootstrap import BootstrapResult, bootstrap_many
 from oncoplan.evaluate.survival import SurvivalInput, check_event_time, curves_to_array
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,52 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
+def _recalibration_fit(y_true: Any, prob: Any, sample_weight: Any, which: str) -> tuple[float, float]:
+    """``(estimate, standard error)`` of the slope or the calibration-in-the-large intercept (GLM)."""
+    y, p = check_binary(y_true, prob, sample_weight)
+    if p.min() < 0 or p.max() > 1:
+        raise CohortError("calibration needs predicted probabilities in [0, 1]")
+    if y.min() == y.max():
+        raise CohortError("calibration needs both outcomes (0 and 1) in y_true")
+    lp = _logit(p)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # perfect-separation / convergence notes; result checked below
+        if which == "slope":
+            fit = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial(), freq_weights=w).fit()
+            est, se = float(fit.params[1]), float(fit.bse[1])
+        else:
+            fit = sm.GLM(
+                y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp, freq_weights=w
+            ).fit()
+            est, se = float(fit.params[0]), float(fit.bse[0])
+    if not np.isfinite(est):
+        raise CohortError("logistic recalibration did not converge (perfect separation?)")
+    return est, se
+
+
+def calibration_slope(y_true: Any, prob: Any, sample_weight: Any = None) -> float:
+    """The calibration slope alone (see :func:`calibration_slope_intercept`; one GLM fit).
+
+    Example:
+        >>> rng = np.random.default_rng(0); p = rng.uniform(0.05, 0.95, 2000); y = rng.binomial(1, p)
+        >>> bool(0.8 < calibration_slope(y, p) < 1.2)
+        True
+    """
+    return _recalibration_fit(y_true, prob, sample_weight, "slope")[0]
+
+
+def calibration_intercept(y_true: Any, prob: Any, sample_weight: Any = None) -> float:
+    """The calibration-in-the-large intercept alone (see :func:`calibration_slope_intercept`).
+
+    Example:
+        >>> rng = np.random.default_rng(0); p = rng.uniform(0.05, 0.95, 2000); y = rng.binomial(1, p)
+        >>> bool(abs(calibration_intercept(y, p)) < 0.2)
+        True
+    """
+    return _recalibration_fit(y_true, prob, sample_weight, "intercept")[0]
+
+
 def calibration_slope_intercept(
     y_true: Any, prob: Any, sample_weight: Any = None, level: float = 0.95
 ) -> CalibrationFit:
@@ -70,30 +117,15 @@ def calibration_slope_intercept(
         >>> bool(fit.slope_ci[0] < 2.0 < fit.slope_ci[1])
         True
     """
-    y, p = check_binary(y_true, prob, sample_weight)
-    if p.min() < 0 or p.max() > 1:
-        raise CohortError("calibration needs predicted probabilities in [0, 1]")
-    if y.min() == y.max():
-        raise CohortError("calibration needs both outcomes (0 and 1) in y_true")
-    lp = _logit(p)
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    slope, slope_se = _recalibration_fit(y_true, prob, sample_weight, "slope")
+    icpt, icpt_se = _recalibration_fit(y_true, prob, sample_weight, "intercept")
     z = stats.norm.ppf(0.5 + level / 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # perfect-separation / convergence notes; result checked below
-        slope_fit = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial(), freq_weights=w).fit()
-        citl_fit = sm.GLM(
-            y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp, freq_weights=w
-        ).fit()
-    slope, slope_se = float(slope_fit.params[1]), float(slope_fit.bse[1])
-    icpt, icpt_se = float(citl_fit.params[0]), float(citl_fit.bse[0])
-    if not (np.isfinite(slope) and np.isfinite(icpt)):
-        raise CohortError("logistic recalibration did not converge (perfect separation?)")
     return CalibrationFit(
         slope=slope,
         slope_ci=(slope - z * slope_se, slope + z * slope_se),
         intercept=icpt,
         intercept_ci=(icpt - z * icpt_se, icpt + z * icpt_se),
-        n=len(y),
+        n=len(np.asarray(y_true)),
     )
 
 
@@ -142,6 +174,35 @@ def expected_calibration_error(y_true: Any, prob: Any, n_bins: int = 10, strateg
     sum_p = np.bincount(ids, weights=p, minlength=n_bins)
     nz = counts > 0
     return float(np.sum(np.abs(sum_y[nz] - sum_p[nz])) / len(y))
+
+
+def calibration_report(
+    y_true: Any,
+    prob: Any,
+    n_boot: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+    level: float = 0.95,
+    n_bins: int = 10,
+    strategy: str = "quantile",
+) -> dict[str, BootstrapResult]:
+    """Calibration slope, calibration-in-the-large intercept and ECE, each with a bootstrap CI.
+
+    Resampling is stratified on ``y_true``; resamples where the recalibration fit fails are dropped (see
+    :func:`oncoplan.evaluate.bootstrap.bootstrap_many`).
+
+    Example:
+        >>> rng = np.random.default_rng(0); p = rng.uniform(0.05, 0.95, 500); y = rng.binomial(1, p)
+        >>> rep = calibration_report(y, p, n_boot=30)
+        >>> bool(rep["calibration_slope"].ci_low < 1 < rep["calibration_slope"].ci_high)
+        True
+    """
+    y, p = check_binary(y_true, prob)
+    metrics = {
+        "calibration_slope": calibration_slope,
+        "calibration_intercept": calibration_intercept,
+        "expected_calibration_error": lambda yy, pp: expected_calibration_error(yy, pp, n_bins, strategy),
+    }
+    return bootstrap_many(metrics, y, p, n_boot=n_boot, level=level, stratify=y, seed=seed)
 
 
 def survival_calibration(

@@ -24,7 +24,7 @@ from scipy import stats
 
 from oncoplan.errors import CohortError
 from oncoplan.evaluate.binary import check_binary
-from oncoplan.evaluate.bootstrap import BootstrapResult, bootstrap
+from oncoplan.evaluate.bootstrap import BootstrapResult, WeightedMetric, bootstrap
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,9 @@ def paired_difference(
     Patients are resampled once per replicate and both models are scored on the same resample, so the
     correlation between the models is kept. Works for any metric whose last argument is the prediction,
     e.g. ``paired_difference(harrell_c, risk_a, risk_b, event, time)`` or
-    ``paired_difference(auc_roc, p_a, p_b, y, stratify=y)``.
+    ``paired_difference(auc_roc, p_a, p_b, y, stratify=y)``. A
+    :class:`~oncoplan.evaluate.bootstrap.WeightedMetric` (e.g. ``survival_bootstrap.HARRELL_C``) scores
+    all resamples at once.
 
     Example:
         >>> from oncoplan.evaluate.binary import auc_roc
@@ -96,8 +98,16 @@ def paired_difference(
         raise CohortError(f"the two models scored {sa.shape[0]} and {sb.shape[0]} patients; need the same")
     value_a = float(metric(*targets, sa))
     value_b = float(metric(*targets, sb))
+    if isinstance(metric, WeightedMetric):  # all resamples at once, on the same draws
+        weighted = metric.weighted
+        difference: Callable[..., float] = WeightedMetric(
+            lambda a, b, *tg: metric(*tg, a) - metric(*tg, b),
+            lambda c, a, b, *tg: weighted(c, *tg, a) - weighted(c, *tg, b),
+        )
+    else:
+        difference = lambda a, b, *tg: metric(*tg, a) - metric(*tg, b)  # noqa: E731
     diff = bootstrap(
-        lambda a, b, *tg: metric(*tg, a) - metric(*tg, b),
+        difference,
         sa,
         sb,
         *targets,

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from oncoplan.errors import CohortError, ConfigError
-from oncoplan.evaluate.bootstrap import resample_indices
+from oncoplan.evaluate.bootstrap import WeightedMetric, resample_counts, resample_indices
 from oncoplan.evaluate.compare import bootstrap_p_value
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,32 @@ def _interval(reps: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _weighted_replicates(
+    metric_fn: WeightedMetric,
+    arrays: list[np.ndarray],
+    labels: np.ndarray,
+    levels: list[str],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subgroup and complement replicates from draw counts (same resamples as the loop)."""
+    n = len(labels)
+    counts = resample_counts([resample_indices(n, rng, labels) for _ in range(n_boot)], n)
+
+    def score(members: np.ndarray) -> np.ndarray:
+        try:
+            return np.asarray(metric_fn.weighted(counts[:, members], *(a[members] for a in arrays)), float)
+        except _CAUGHT:
+            return np.full(n_boot, np.nan)
+
+    reps = np.column_stack([score(labels == lv) for lv in levels])
+    if len(levels) > 1:
+        rest = np.column_stack([score(labels != lv) for lv in levels])
+    else:
+        rest = np.full((n_boot, 1), np.nan)
+    return reps, rest
+
+
 def _one_variable(
     metric_fn: Callable[..., float],
     arrays: list[np.ndarray],
@@ -91,14 +117,17 @@ def _one_variable(
     n = len(labels)
     values = np.array([_safe(metric_fn, arrays, np.flatnonzero(labels == lv)) for lv in levels])
     rests = np.array([_safe(metric_fn, arrays, np.flatnonzero(labels != lv)) for lv in levels])
-    reps = np.full((n_boot, len(levels)), np.nan)
-    rest_reps = np.full((n_boot, len(levels)), np.nan)
-    for b in range(n_boot):
-        idx = resample_indices(n, rng, labels)  # group sizes fixed in every resample
-        lab = labels[idx]
-        for k, lv in enumerate(levels):
-            reps[b, k] = _safe(metric_fn, arrays, idx[lab == lv])
-            rest_reps[b, k] = _safe(metric_fn, arrays, idx[lab != lv]) if len(levels) > 1 else np.nan
+    if isinstance(metric_fn, WeightedMetric):
+        reps, rest_reps = _weighted_replicates(metric_fn, arrays, labels, levels, n_boot, rng)
+    else:
+        reps = np.full((n_boot, len(levels)), np.nan)
+        rest_reps = np.full((n_boot, len(levels)), np.nan)
+        for b in range(n_boot):
+            idx = resample_indices(n, rng, labels)  # group sizes fixed in every resample
+            lab = labels[idx]
+            for k, lv in enumerate(levels):
+                reps[b, k] = _safe(metric_fn, arrays, idx[lab == lv])
+                rest_reps[b, k] = _safe(metric_fn, arrays, idx[lab != lv]) if len(levels) > 1 else np.nan
     rows = []
     eligible = []
     for k, lv in enumerate(levels):
@@ -168,7 +197,9 @@ def subgroup_metrics(
 
     For each grouping variable (e.g. ``{"sex": sex, "age": age_bands(age)}``) the cohort is resampled
     ``n_boot`` times, keeping every subgroup's size (stratified bootstrap); in each resample the metric is
-    computed in each subgroup and in its complement, so gap CIs are paired. The ``max - min`` row is the
+    computed in each subgroup and in its complement, so gap CIs are paired (a
+    :class:`~oncoplan.evaluate.bootstrap.WeightedMetric` such as ``survival_bootstrap.HARRELL_C`` scores all
+    resamples at once, with the same values). The ``max - min`` row is the
     spread between subgroups that are large enough (biased upwards in small samples: a max over noisy
     values); ``gap_p_value`` is the bootstrap p-value of "gap = 0".
 

@@ -91,7 +91,8 @@ def table_one(
 
     Returns:
         The formatted table (rows: variable and level; columns: Missing, Overall, each group, P-Value, Test,
-        SMD (g1,g2)...).
+        SMD (g1,g2)...). With ``groupby``, ``table.attrs["tests"]`` holds the unrounded numbers per variable:
+        ``{"p_value": float, "test": str, "smd": {"SMD (g1,g2)": float, ...}}``.
 
     Example:
         >>> df = pd.DataFrame({"age": np.arange(40.0), "arm": ["a", "b"] * 20,
@@ -139,7 +140,22 @@ def table_one(
     out = table.tableone.copy()
     if isinstance(out.columns, pd.MultiIndex):
         out.columns = out.columns.get_level_values(-1)
+    out.attrs["tests"] = _raw_tests(table) if groupby is not None else {}
     return out
+
+
+def _raw_tests(table: Any) -> dict[str, dict[str, Any]]:
+    """Unrounded p-values, test names and SMDs per variable from a fitted ``TableOne``."""
+    tests: dict[str, dict[str, Any]] = {}
+    htest = getattr(table, "htest_table", None)
+    if isinstance(htest, pd.DataFrame) and "P-Value" in htest:
+        for var, row in htest.iterrows():
+            tests[str(var)] = {"p_value": float(row["P-Value"]), "test": str(row.get("Test", ""))}
+    smd = getattr(table, "smd_table", None)
+    if isinstance(smd, pd.DataFrame):
+        for var, row in smd.iterrows():
+            tests.setdefault(str(var), {})["smd"] = {str(k): float(v) for k, v in row.items()}
+    return tests
 
 
 def correlation_matrix(frame: pd.DataFrame, method: str = "pearson") -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -25,7 +25,6 @@ from sksurv import metrics as sk_metrics
 from sksurv.util import Surv
 
 from oncoplan.errors import CohortError, ConfigError, describe_rows
-from oncoplan.evaluate.bootstrap import BootstrapResult, bootstrap_many
 
 logger = logging.getLogger(__name__)
 
@@ -379,67 +378,3 @@ def _checked_times(times: Any) -> np.ndarray:
     if np.any(np.diff(grid) <= 0):
         raise ConfigError("evaluation times must be sorted and unique", hint="use np.unique(times)")
     return grid
-
-
-def survival_report(
-    train_event: Any,
-    train_time: Any,
-    event: Any,
-    time: Any,
-    *,
-    risk_score: Any = None,
-    survival_prob: SurvivalInput | None = None,
-    curve_times: Any = None,
-    times: Any = None,
-    n_boot: int = 200,
-    level: float = 0.95,
-    seed: int | np.random.Generator | None = 0,
-) -> dict[str, BootstrapResult]:
-    """All survival metrics on a test cohort, each with a bootstrap CI.
-
-    Test rows are resampled (stratified by event); the training cohort only feeds the censoring
-    distribution and stays fixed. Computes Harrell's C and Uno's C (from ``risk_score``; if absent, from
-    ``-S`` at the middle evaluation time; Uno's C is truncated at the last evaluation time), and, when curves
-    are given, Antolini's C, the integrated Brier score and the mean cumulative AUC (risk ``1 - S(t)``) on
-    ``times`` (default :func:`evaluation_times`).
-
-    Example:
-        >>> rng = np.random.default_rng(0); x = rng.normal(size=300)
-        >>> t = rng.exponential(1 / np.exp(x)); e = np.ones(300, dtype=int)
-        >>> rep = survival_report(e, t, e, t, risk_score=x, n_boot=20)
-        >>> rep["harrell_c"].value > 0.6
-        True
-    """
-    ev, t = check_event_time(event, time)
-    tr_ev, tr_t = check_event_time(train_event, train_time, "train")
-    if risk_score is None and survival_prob is None:
-        raise ConfigError("survival_report needs risk_score, survival_prob, or both")
-    grid = _checked_times(times) if times is not None else evaluation_times(tr_t, t, ev)
-    arrays: list[np.ndarray] = [ev.astype(float), t]
-    metrics = {}
-    if survival_prob is not None:
-        if _is_step_functions(survival_prob):
-            surv, curve_grid = curves_to_array(survival_prob)
-        else:
-            surv = np.asarray(survival_prob, dtype=float)
-            curve_grid = np.asarray(curve_times if curve_times is not None else grid, dtype=float)
-        at_grid = survival_at(surv, curve_grid, grid)
-        arrays += [surv, at_grid]
-    risk = (
-        _check_scores(risk_score, len(t), "risk_score")
-        if risk_score is not None
-        else -at_grid[:, len(grid) // 2]
-    )
-    arrays.append(risk)
-    tau = float(grid.max())
-    metrics["harrell_c"] = lambda e, tt, *rest: harrell_c(e, tt, rest[-1])
-    metrics["uno_c"] = lambda e, tt, *rest: uno_c(tr_ev, tr_t, e, tt, rest[-1], tau=tau)
-    if survival_prob is not None:
-        metrics["antolini_c"] = lambda e, tt, s, sg, r: antolini_c(e, tt, s, curve_grid)
-        metrics["integrated_brier_score"] = lambda e, tt, s, sg, r: integrated_brier_score(
-            tr_ev, tr_t, e, tt, sg, grid
-        )
-        metrics["mean_cumulative_auc"] = lambda e, tt, s, sg, r: cumulative_auc(
-            tr_ev, tr_t, e, tt, 1.0 - sg, grid
-        )[1]
-    return bootstrap_many(metrics, *arrays, n_boot=n_boot, level=level, stratify=ev, seed=seed)

@@ -30,6 +30,11 @@ from oncoplan.data.splits import Split
 from oncoplan.errors import CohortError, ConfigError
 from oncoplan.evaluate.stats import KaplanMeierByGroup
 from oncoplan.report import sections as sec
+from oncoplan.report.classification import (
+    HorizonClassification,
+    d_calibration_table,
+    horizon_classification,
+)
 from oncoplan.report.model_card import ModelCard, model_card
 from oncoplan.report.policy_section import PolicySection, label_policy_table, policy_section
 from oncoplan.report.render import render_report
@@ -52,6 +57,7 @@ class ReportData:
     km_arm: KaplanMeierByGroup
     km_risk: KaplanMeierByGroup
     performance: sec.Performance
+    classification: HorizonClassification
     subgroups: pd.DataFrame
     policy: PolicySection | None
     card: ModelCard
@@ -84,8 +90,15 @@ def _as_split(split: Split | str | Path | None, folder: Path | None, bundle: Mod
     return Split.from_json(found, cohort)
 
 
-def _limitations(ev: sec.EvaluationSet, perf: sec.Performance, subgroups: pd.DataFrame) -> list[str]:
+def _limitations(
+    ev: sec.EvaluationSet, perf: sec.Performance, subgroups: pd.DataFrame, n_left_out: int = 0
+) -> list[str]:
     out = []
+    if n_left_out:
+        out.append(
+            f"{n_left_out} test patients could not be scored (a category unseen in training) and are not "
+            "in the evaluation; the model cannot be used for such patients without retraining."
+        )
     if ev.kind == "apparent":
         out.append("Performance shown is apparent (on the training patients) and therefore optimistic.")
     if ev.kind == "external":
@@ -137,7 +150,11 @@ def collect_report(
     subgroups: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReportData:
-    """Compute every section of the report (see :func:`build_report` for the arguments)."""
+    """Compute every section of the report (see :func:`build_report` for the arguments).
+
+    ``ReportData.timings`` holds the seconds spent per stage (``cohort``, ``predictions``, ``performance``,
+    ``classification``, ``subgroups``, ``policy``), as :mod:`benchmarks.report` records them.
+    """
     if n_boot < 10:
         raise ConfigError(f"n_boot must be at least 10 for a confidence interval, got {n_boot}")
     step = progress or (lambda _msg: None)
@@ -154,8 +171,13 @@ def collect_report(
     model, folder = _as_bundle(bundle)
     data = cohort if isinstance(cohort, Cohort) else load_cohort(cohort)
     if not data.has_survival:
-        raise CohortError(f"cohort {data.name!r} has no survival outcome; the report needs time and event")
+        raise CohortError(
+            f"cohort {data.name!r} has no survival outcome; the report needs time and event columns",
+            hint="oncoplan models and reports survival; a cohort with only a binary response can be scored "
+            "with oncoplan.evaluate.binary (thresholds chosen on validation data)",
+        )
     ev = sec.resolve_evaluation_set(model, data, _as_split(split, folder, model, data))
+    ev, n_left_out = sec.drop_unscorable(model, ev)
     test, train = ev.test, ev.train
     unit = data.spec.time_unit
     chosen = sec.choose_horizons(train.time, test.time, test.event, unit, horizons)
@@ -179,6 +201,14 @@ def collect_report(
     perf = sec.model_performance(models, ev, grid, chosen, n_boot=n_boot, seed=seed)
     km_risk = sec.km_by_risk_group(test, models[0].risk)
     lap("performance")
+    step("event by the main horizon: classification metrics and calibration")
+    classification = horizon_classification(
+        model, test, models[0].survival, grid, perf.main_horizon, sec.threshold_source(ev), n_boot, seed
+    )
+    classification.d_calibration = d_calibration_table(
+        test.event, test.time, {m.name: m.survival for m in models}, grid
+    )
+    lap("classification")
     step("subgroups")
     sub = sec.subgroup_table(test, models[0].risk, n_boot=n_boot, seed=seed, extra=subgroups)
     lap("subgroups")
@@ -189,7 +219,7 @@ def collect_report(
         step("treatment policies")
         pol = policy_section(model, test, grid, perf.main_horizon, n_boot=n_boot, seed=seed)
         lap("policy")
-    card = model_card(model, _headline_metrics(perf, unit), _limitations(ev, perf, sub))
+    card = model_card(model, _headline_metrics(perf, unit), _limitations(ev, perf, sub, n_left_out))
     return ReportData(
         cohort_summary=data.summary() | {"description": data.spec.description},
         evaluation=ev,
@@ -199,6 +229,7 @@ def collect_report(
         km_arm=km_arm,
         km_risk=km_risk,
         performance=perf,
+        classification=classification,
         subgroups=sub,
         policy=pol,
         card=card,

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from oncoplan import __version__
 from oncoplan.report import plots
 from oncoplan.report import sections as sec
+from oncoplan.report.classification import LABELS, HorizonClassification
 
 if TYPE_CHECKING:  # pragma: no cover
     from oncoplan.report.build import ReportData
@@ -172,6 +173,45 @@ def _performance_figures(perf: sec.Performance, unit: str) -> list[Markup]:
     return [Markup(plots.figure_div(fig, f"fig-{name}")) for name, fig in figs]
 
 
+def _classification_context(cls: HorizonClassification | None, unit: str) -> dict | None:
+    if cls is None:
+        return None
+    rows = [
+        {"Measure": LABELS.get(key, key), "Value (95% CI)": fmt_ci(r.value, r.ci_low, r.ci_high)}
+        for key, r in cls.metrics.items()
+    ]
+    thr = cls.threshold
+    threshold = (
+        f"Patients with a predicted probability of an event of at least {thr.value:.1%} are flagged; this "
+        f"threshold was {cls.threshold_note}."
+        if thr is not None
+        else cls.threshold_note
+    )
+    ctx = {
+        "horizon": sec.format_time(cls.horizon, unit),
+        "table": html_table(pd.DataFrame(rows)),
+        "threshold": threshold,
+        "counts": cls.counts,
+    }
+    if not cls.d_calibration.empty:
+        d = cls.d_calibration
+        ctx["d_calibration"] = html_table(
+            pd.DataFrame(
+                {
+                    "Model": d["model"],
+                    "Chi-square": [f"{x:.1f}" for x in d["statistic"]],
+                    "df": d["df"],
+                    "p": [fmt_p(x) for x in d["p_value"]],
+                    "Verdict": [
+                        "consistent with calibrated curves" if ok else "curves not calibrated (p < 0.05)"
+                        for ok in d["calibrated"]
+                    ],
+                }
+            )
+        )
+    return ctx
+
+
 def _subgroup_context(sub: pd.DataFrame, overall: float) -> dict | None:
     if sub.empty:
         return None
@@ -265,6 +305,8 @@ def render_report(data: ReportData, title: str | None = None, generated: str = "
         "table_one": _table_one_html(data.table_one),
         "table_one_group": data.table_one_group,
         "km_arm": _km_block(data.km_arm, unit, arm_title, "fig-km-arm"),
+        "has_arms": data.evaluation.test.treatment is not None,
+        "km_heading": "Survival by treatment arm" if data.km_arm.logrank_df > 0 else "Overall survival",
         "km_risk": _km_block(
             data.km_risk, unit, "Survival by predicted risk group (test patients)", "fig-km-risk"
         ),
@@ -274,6 +316,7 @@ def render_report(data: ReportData, title: str | None = None, generated: str = "
         "main_horizon": sec.format_time(perf.main_horizon, unit),
         "horizons": [sec.format_time(h, unit) for h in perf.horizons],
         "roc_counts": perf.roc_counts,
+        "classification": _classification_context(getattr(data, "classification", None), unit),
         "baselines_note": data.baselines_note,
         "subgroups": _subgroup_context(data.subgroups, float(overall.iloc[0]) if len(overall) else None),
         "policy": _policy_context(data.policy, unit),

@@ -16,14 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
 from oncoplan.data.cohort import Cohort
-from oncoplan.data.splits import Split
 from oncoplan.errors import CohortError, ConfigError
 from oncoplan.evaluate.binary import auc_roc
 from oncoplan.evaluate.calibration import survival_calibration
@@ -35,9 +33,19 @@ from oncoplan.evaluate.survival import (
     brier_score,
     cumulative_auc,
     evaluation_times,
-    harrell_c,
     survival_at,
+)
+from oncoplan.evaluate.survival_bootstrap import (
+    HARRELL_C,
     survival_report,
+)
+from oncoplan.report.evaluation_set import (  # noqa: F401 - re-exported for the report modules
+    EvaluationSet,
+    drop_unscorable,
+    find_split_file,
+    resolve_evaluation_set,
+    threshold_source,
+    unscorable_patients,
 )
 from oncoplan.store.bundle import ModelBundle
 
@@ -66,59 +74,6 @@ def format_time(value: float, unit: str) -> str:
         y = int(round(years))
         return f"{y} year{'s' if y > 1 else ''} ({value:.0f} {unit})"
     return f"{value:.0f} {unit}" if unit != "years" else f"{value:.1f} years"
-
-
-@dataclass
-class EvaluationSet:
-    """Which patients the model learned from (``train``) and is judged on (``test``).
-
-    ``kind``: ``"holdout"`` (held-out patients of the training cohort), ``"apparent"`` (the training
-    patients themselves: optimistic) or ``"external"`` (a cohort the model never saw).
-    """
-
-    train: Cohort
-    test: Cohort
-    kind: str
-    note: str
-
-
-def find_split_file(model_folder: str | Path) -> Path | None:
-    """``split.json`` next to a bundle (``oncoplan train --holdout``) or one level up (the demo's layout)."""
-    folder = Path(model_folder)
-    for candidate in (folder / "split.json", folder.parent / "split.json"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def resolve_evaluation_set(bundle: ModelBundle, cohort: Cohort, split: Split | None) -> EvaluationSet:
-    """Test on the split's ``test`` part when given; otherwise say whether the cohort is the training one."""
-    same_data = bundle.metadata.get("data_hash") == cohort.data_hash()
-    if split is not None:
-        if "test" not in split.parts:
-            raise ConfigError(
-                f"the split ({split.kind}) has no 'test' part", hint="use a holdout split (train/val/test)"
-            )
-        test_rows = np.sort(split.parts["test"])
-        train_rows = np.setdiff1d(np.arange(cohort.n_patients), test_rows)
-        note = (
-            f"Held-out test set: {len(test_rows)} patients of {cohort.name} that the model never saw during "
-            f"training ({split.kind} split, seed {split.seed}); baselines were fitted on the other "
-            f"{len(train_rows)} patients."
-        )
-        return EvaluationSet(cohort.subset(train_rows), cohort.subset(test_rows), "holdout", note)
-    if same_data:
-        note = (
-            f"No held-out split was found: the model is evaluated on the {cohort.n_patients} patients it was "
-            "trained on. These are apparent (optimistic) results; judge the model on held-out data."
-        )
-        return EvaluationSet(cohort, cohort, "apparent", note)
-    note = (
-        f"External validation: {cohort.name} ({cohort.n_patients} patients) differs from the training "
-        f"data of the model ({bundle.metadata.get('cohort', 'unknown cohort')}); baselines would need the "
-        "training patients and are not shown."
-    )
-    return EvaluationSet(cohort, cohort, "external", note)
 
 
 def choose_horizons(
@@ -247,7 +202,7 @@ def fit_baselines(
         ModelPredictions(
             "CoxPH (baseline)",
             cox.predict(x_test),
-            survival_at(list(cox.predict_survival_function(x_test)), None, grid),
+            survival_at(cox.predict_survival_function(x_test, return_array=True), cox.unique_times_, grid),
         )
     )
     rsf = RandomSurvivalForest(
@@ -261,7 +216,7 @@ def fit_baselines(
         ModelPredictions(
             "Random survival forest (baseline)",
             rsf.predict(x_test),
-            survival_at(list(rsf.predict_survival_function(x_test)), None, grid),
+            survival_at(rsf.predict_survival_function(x_test, return_array=True), rsf.unique_times_, grid),
         )
     )
     return out
@@ -349,7 +304,7 @@ def model_performance(
     comparisons = []
     for other in models[1:]:
         cmp = paired_difference(
-            harrell_c,
+            HARRELL_C,
             models[0].risk,
             other.risk,
             test.event,
@@ -455,5 +410,5 @@ def subgroup_table(
     if not groups:
         return pd.DataFrame()
     return subgroup_metrics(
-        harrell_c, test.event, test.time, risk, groups=groups, event=test.event, n_boot=n_boot, seed=seed
+        HARRELL_C, test.event, test.time, risk, groups=groups, event=test.event, n_boot=n_boot, seed=seed
     )

@@ -64,7 +64,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 f"columns missing from the input: {', '.join(map(repr, missing))}",
                 hint="the model was trained with these columns; add them (values may be empty)",
             )
-        out = pd.DataFrame(index=frame.index)
+        out: dict[str, object] = {}
         for col in numeric:
             values = pd.to_numeric(frame[col], errors="coerce")
             bad = values.isna() & frame[col].notna()
@@ -73,10 +73,12 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                     f"numeric column {col!r} has non-numeric values in "
                     f"{describe_rows((np.flatnonzero(bad.to_numpy()) + 1).tolist())}"
                 )
-            out[col] = values.astype(float)
+            out[col] = values.astype(float).to_numpy()
         for col in categorical:
-            out[col] = [MISSING_CATEGORY if pd.isna(v) else str(v) for v in frame[col]]
-        return out
+            labels = [MISSING_CATEGORY if pd.isna(v) else str(v) for v in frame[col]]
+            out[col] = np.array(labels, dtype=object)
+        # built in one call: column-by-column insertion fragments wide (gene-expression) frames
+        return pd.DataFrame(out, index=frame.index, columns=[*numeric, *categorical])
 
     def fit(self, frame: pd.DataFrame, y: object = None) -> TabularPreprocessor:
         """Fit imputation, scaling and encoding on the training rows ``frame``."""

@@ -1,4 +1,4 @@
-"""TreatmentEffectNet on real cohorts: counterfactual curves, determinism, ensembles, persistence, IHDP heads."""
+"""TreatmentEffectNet on real cohorts: counterfactual curves, determinism, ensembles, persistence, IHDP."""
 
 from __future__ import annotations
 
@@ -61,9 +61,13 @@ def test_ensemble_spread_and_rmst_intervals(colon_net, colon_xy):
 def test_same_seed_identical_other_seed_differs(colon_xy, colon_net):
     X, y, a = colon_xy
     again = TreatmentEffectNet(**SMALL, random_state=3).fit(X, y, a)
-    np.testing.assert_array_equal(again.predict_counterfactual(X[:30]), colon_net.predict_counterfactual(X[:30]))
+    np.testing.assert_array_equal(
+        again.predict_counterfactual(X[:30]), colon_net.predict_counterfactual(X[:30])
+    )
     other = TreatmentEffectNet(**SMALL, random_state=4).fit(X, y, a)
-    assert np.abs(other.predict_counterfactual(X[:30]) - colon_net.predict_counterfactual(X[:30])).max() > 1e-4
+    assert (
+        np.abs(other.predict_counterfactual(X[:30]) - colon_net.predict_counterfactual(X[:30])).max() > 1e-4
+    )
 
 
 def test_export_import_round_trip_identical(colon_net, colon_xy):
@@ -143,7 +147,7 @@ def test_bootstrap_members_use_different_patients(colon_xy):
 # ----------------------------------------------------------------------------- IHDP (shared data)
 @requires_ihdp
 def test_continuous_head_on_ihdp_beats_the_naive_effect():
-    rep = load_ihdp(1)
+    rep = load_ihdp(1, root=SHARED_DATA)
     X = rep.X.to_numpy()
     torch.manual_seed(0)
     net = TreatmentEffectNet(
@@ -152,7 +156,9 @@ def test_continuous_head_on_ihdp_beats_the_naive_effect():
     mu = net.predict_counterfactual(X)
     assert mu.shape == (2, rep.n, 2)
     effect = net.predict_effect(X, "1", "0")
-    naive = np.full(rep.n, rep.y_factual[rep.treatment == 1].mean() - rep.y_factual[rep.treatment == 0].mean())
+    naive = np.full(
+        rep.n, rep.y_factual[rep.treatment == 1].mean() - rep.y_factual[rep.treatment == 0].mean()
+    )
     assert pehe(rep.true_effect, effect) < 0.6 * pehe(rep.true_effect, naive)
     assert ate_error(rep.true_effect, effect) < 0.5
     # factual predictions track the observed outcome on the raw scale
@@ -162,7 +168,7 @@ def test_continuous_head_on_ihdp_beats_the_naive_effect():
 
 @requires_ihdp
 def test_binary_head_on_ihdp_gives_probabilities():
-    rep = load_ihdp(2)
+    rep = load_ihdp(2, root=SHARED_DATA)
     X = rep.X.to_numpy()
     y = (rep.y_factual > np.median(rep.y_factual)).astype(float)
     net = TreatmentEffectNet(outcome="binary", n_ensemble=2, max_epochs=40, random_state=0)

@@ -99,7 +99,7 @@ def recommend(
         f"ranking: RMST [interval] ({unit})",
         "reason",
     ):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # wrap, never cut: the reason must stay readable
     for r in results[:200]:
         if isinstance(r, Abstention):
             table.add_row(str(r.patient), "abstain", "-", _ranking_cell(r), f"{r.reason.value}: {r.detail}")

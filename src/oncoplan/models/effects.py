@@ -340,12 +340,14 @@ class TreatmentEffectNet(BaseEstimator):
             return np.stack([torch.sigmoid(o[:, :, 0]).numpy().astype(float) for o in outcomes])
         grid = np.ascontiguousarray(self.times_ if times is None else np.asarray(times, dtype=float))
         head = self.networks_[0].survival_head
-        curves = []
+        grid_t = torch.as_tensor(grid)
+        out = np.empty((len(outcomes), n * k, len(grid)))
         with torch.no_grad():
-            for o in outcomes:
-                surv = head.survival(o.reshape(n * k, -1).double(), torch.as_tensor(grid))
-                curves.append(surv.numpy().reshape(n, k, len(grid)))
-        return np.clip(np.stack(curves), 0.0, 1.0)
+            for m, o in enumerate(outcomes):
+                flat = o.reshape(n * k, -1).double()
+                for start in range(0, n * k, 4096):  # chunks keep the interpolation in cache
+                    out[m, start : start + 4096] = head.survival(flat[start : start + 4096], grid_t).numpy()
+        return np.clip(out, 0.0, 1.0, out=out).reshape(len(outcomes), n, k, len(grid))
 
     def predict_survival_function(
         self, X: np.ndarray, arm: str | int, return_array: bool = False, times: np.ndarray | None = None

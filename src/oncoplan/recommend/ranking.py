@@ -220,6 +220,14 @@ def recommend(
     mean = utility.mean(axis=0)
     low, high = np.quantile(utility, [alpha / 2, 1 - alpha / 2], axis=0)
     order = np.argsort(-mean, axis=1, kind="stable")
+    rows = np.arange(n_patients)
+    if len(cand) >= 2:  # gain of the best over the runner-up, per member, for every patient at once
+        gain = utility[:, rows, order[:, 0]] - utility[:, rows, order[:, 1]]
+        gain_low, gain_high = np.quantile(gain, [alpha / 2, 1 - alpha / 2], axis=0)
+        parts = zip(gain.mean(axis=0), gain_low, gain_high, strict=True)
+        gains = [Gain(float(m), float(lo), float(hi)) for m, lo, hi in parts]
+    else:
+        gains = [Gain(0.0, 0.0, 0.0)] * n_patients
 
     results: list[Recommendation | Abstention] = []
     for i in range(n_patients):
@@ -232,7 +240,7 @@ def recommend(
                 i,
                 ids[i],
                 ranking,
-                utility[:, i, :],
+                gains[i],
                 order[i],
                 cand,
                 names,
@@ -252,7 +260,7 @@ def _decide(
     i: int,
     pid: int | str,
     ranking: tuple[RankedArm, ...],
-    utility_i: np.ndarray,
+    g: Gain,
     order_i: np.ndarray,
     cand: list[int],
     names: list[str],
@@ -283,10 +291,6 @@ def _decide(
         detail = overlap_violation(prop[i], names, checked, band)
         if detail is not None:
             return Abstention(pid, AbstentionReason.POOR_OVERLAP, detail, ranking)
-    gain = utility_i[:, best] - utility_i[:, nxt]
-    alpha = 1.0 - level
-    g_low, g_high = (float(q) for q in np.quantile(gain, [alpha / 2, 1 - alpha / 2]))
-    g = Gain(float(gain.mean()), g_low, g_high)
     if gain_is_uncertain(g.low, g.high):
         return Abstention(
             pid,

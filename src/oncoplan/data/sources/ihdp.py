@@ -45,6 +45,7 @@ class IHDPReplication:
 
     @property
     def n(self) -> int:
+        """Number of units (747 in every replication)."""
         return len(self.treatment)
 
 
@@ -74,7 +75,7 @@ def load_ihdp(replication: int, root: Path | None = None) -> IHDPReplication:
     path = ihdp_dir(root) / f"ihdp_npci_{int(replication)}.csv"
     if not path.exists():
         raise DataSourceError(f"IHDP file {path.name} not found in {path.parent}")
-    df = pd.read_csv(path, header=None)
+    df = pd.read_csv(path, header=None, float_precision="round_trip")
     if df.shape[1] != len(IHDP_COLUMNS):
         raise DataSourceError(
             f"{path} has {df.shape[1]} columns, expected {len(IHDP_COLUMNS)} "

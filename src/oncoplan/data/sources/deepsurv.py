@@ -70,8 +70,11 @@ DEEPSURV_COHORTS: dict[str, tuple[str, list[str], list[str], str | None, str, st
     ),
     "whas": (
         "whas_train_test.h5",
-        ["age", "sex", "bmi", "chf", "miord", "mitype"],
-        ["sex", "chf", "miord", "mitype"],
+        # the file carries no names; PROVENANCE.md lists "age, sex, bmi, chf, miord, mitype", but the values
+        # say otherwise: x1 ranges 31-104 (age) and x3 13-50 (body mass index); x0, x2, x4, x5 are 0/1.
+        # Names below follow the values; the binary x0 stays unnamed rather than guessed.
+        ["x0", "age", "sex", "bmi", "chf", "miord"],
+        ["x0", "sex", "chf", "miord"],
         None,
         "days",
         "Worcester Heart Attack Study (DeepSurv file)",

@@ -43,8 +43,10 @@ DEEPSURV_COHORTS: dict[str, tuple[str, list[str], list[str], str | None, str, st
             "hrt",
             "resp",
             "temp",
-            "wblc",
+            # x11 ranges 110-181 (serum sodium, mmol/L) and x12 0-200 (white blood cells): the order in
+            # PROVENANCE.md ("white blood cell count, serum sodium") is swapped against the values
             "sod",
+            "wblc",
             "crea",
         ],
         ["sex", "race", "diabetes", "dementia", "cancer"],

@@ -51,6 +51,29 @@ QUICK_COHORTS = ["GBSG2", "whas"]
 RANKED = ["oncoplan", "coxph", "rsf", "deepsurv", "logistic_hazard"]
 DEFAULT_MODELS = [*RANKED, "oncoplan-stack"]
 ALL_MODELS = [*DEFAULT_MODELS, "oncoplan-cox", "oncoplan-nolinear", "gbsa"]
+RSF_LARGE_N = 5000
+MAX_LEVELS = 20
+
+
+#: the first deep survival model (issue 2): one MLP (32x32, batch norm, dropout 0.1) trained with the Cox
+#: partial likelihood (Breslow ties), Breslow baseline, AdamW lr 1e-3 / weight decay 1e-4, batch 256, early
+#: stopping (patience 20) on a 15% validation split; no ensemble, no linear path, no screening
+ISSUE2_DEEP_COX = {
+    "head": "cox",
+    "hidden": (32, 32),
+    "dropout": 0.1,
+    "norm": "batch",
+    "linear_skip": False,
+    "linear_init": False,
+    "lr": 1e-3,
+    "weight_decay": 1e-4,
+    "batch_size": 256,
+    "max_epochs": 200,
+    "patience": 20,
+    "validation_fraction": 0.15,
+    "n_ensemble": 1,
+    "max_features": None,
+}
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -65,7 +88,7 @@ def make_model(name: str, n: int, d: int, quick: bool, seed: int = 0):
     if name == "oncoplan":
         return DeepSurvival(random_state=seed, **small), "oncoplan DeepSurvival (default)"
     if name == "oncoplan-cox":
-        return DeepSurvival(head="cox", random_state=seed, **small), "oncoplan, Cox heads only"
+        return DeepSurvival(**ISSUE2_DEEP_COX, random_state=seed, **small), "oncoplan deep Cox MLP (issue 2)"
     if name == "oncoplan-nolinear":
         model = DeepSurvival(linear_init=False, linear_skip=False, random_state=seed, **small)
         return model, "oncoplan, no linear path"
@@ -78,7 +101,11 @@ def make_model(name: str, n: int, d: int, quick: bool, seed: int = 0):
             return CoxnetBaseline(random_state=seed), "sksurv Coxnet"
         return CoxPHBaseline(), "sksurv CoxPH"
     if name == "rsf":
-        return RSFBaseline(n_estimators=50 if quick else 200, random_state=seed), "sksurv RSF"
+        # 200 trees with leaves of 3 need > 10 GB on ~7,000 training rows (support2 / support): larger
+        # leaves there keep it within this 23 GB machine
+        leaf = 3 if n <= RSF_LARGE_N else 15
+        label = "sksurv RSF" if leaf == 3 else "sksurv RSF (min_samples_leaf=15)"
+        return RSFBaseline(n_estimators=50 if quick else 200, min_samples_leaf=leaf, random_state=seed), label
     if name == "gbsa":
         return GBSABaseline(random_state=seed), "sksurv GBSA"
     if name in ("deepsurv", "logistic_hazard"):
@@ -105,10 +132,15 @@ def _fold_metrics(model, data, k: int) -> dict:
     X_test = data[f"X_test{k}"]
     surv, grid = survival_on_grid(model, X_test)
     eval_times = evaluation_times(tr_t, te_t, te_e, n=50)
+    # IPCW weights need test times inside the training follow-up: a test patient followed beyond the
+    # last training time is censored there (the IBS grid ends before it anyway)
+    beyond = te_t >= tr_t.max()
+    ibs_t = np.where(beyond, np.nextafter(tr_t.max(), -np.inf), te_t)
+    ibs_e = te_e & ~beyond
     return {
         "c_td": antolini_c(te_e, te_t, surv, grid),
         "harrell_c": harrell_c(te_e, te_t, model.predict(X_test)),
-        "ibs": integrated_brier_score(tr_e, tr_t, te_e, te_t, surv, eval_times, curve_times=grid),
+        "ibs": integrated_brier_score(tr_e, tr_t, ibs_e, ibs_t, surv, eval_times, curve_times=grid),
     }
 
 
@@ -151,6 +183,12 @@ def prepare_folds(name: str, folds: int, seed: int, out: Path) -> tuple[Path, in
     cohort = load_cohort(COHORTS[name])
     numeric, categorical = cohort.feature_types(include_treatment=True)
     frame = cohort.features(include_treatment=True)
+    # a "categorical" column with dozens of levels is a mislabelled measurement (deepsurv:whas's column
+    # names do not match its values: 'sex' has 65 levels, 'chf' 470); use it as numeric, as DeepSurv/pycox do
+    many = [c for c in categorical if frame[c].nunique() > MAX_LEVELS]
+    if many:
+        print(f"   {name}: {many} have > {MAX_LEVELS} levels: used as numeric", flush=True)
+        numeric, categorical = numeric + many, [c for c in categorical if c not in many]
     event, time_ = np.asarray(cohort.event, dtype=bool), np.asarray(cohort.time, dtype=float)
     arrays: dict[str, np.ndarray] = {"n_folds": np.array(folds)}
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
@@ -257,6 +295,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="results folder of another run (survival.csv, survival_runs.json) to fold into --out",
+    )
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the tables in --out")
     return parser.parse_args(argv)
 
 
@@ -279,7 +325,15 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     csv_path = args.out / "survival.csv"
     rows: list[dict] = load_previous(csv_path)
     runs = load_runs(args.out / "survival_runs.json")
-    runs.append({k: meta[k] for k in ("date", "command", "machine")})
+    for other in args.merge:
+        extra = load_previous(other / "survival.csv")
+        pairs = {(r["cohort"], r["model"]) for r in extra}
+        rows = [r for r in rows if (r["cohort"], r["model"]) not in pairs] + extra
+        runs += [r for r in load_runs(other / "survival_runs.json") if r not in runs]
+    if args.report_only or args.merge:
+        cohorts, models = [], []
+    else:
+        runs.append({k: meta[k] for k in ("date", "command", "machine")})
     context = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         for cohort in cohorts:

@@ -79,3 +79,45 @@ def test_wrong_width_and_no_events_are_clear_errors(xy):
     y_none["event"] = False
     with pytest.raises(ModelError, match="no events"):
         DeepSurvival(**FAST).fit(X, y_none)
+
+
+@pytest.mark.parametrize("head", ["cox", "logistic_hazard", "pc_hazard", "deephit", "weibull", "lognormal"])
+def test_every_head_fits_with_valid_curves(xy, head):
+    X, y = xy
+    model = DeepSurvival(head=head, n_ensemble=2, random_state=0, **FAST).fit(X, y)
+    surv = model.predict_survival_function(X[:40], return_array=True)
+    assert np.all(np.isfinite(surv)) and np.all((surv >= 0) & (surv <= 1))
+    assert np.all(np.diff(surv, axis=1) <= 1e-12)
+    members = model.member_survival(X[:40])
+    assert members.shape == (2, 40, len(model.unique_times_))
+    assert members.std(axis=0).max() > 0  # the ensemble members disagree somewhere: spread is uncertainty
+    assert np.std(model.predict(X)) > 0
+    assert model.score(X, y) > 0.6
+
+
+def test_cross_val_score_with_integrated_brier_scorer(xy):
+    from sksurv.metrics import as_integrated_brier_score_scorer
+
+    X, y = xy
+    times = np.quantile(y["time"][y["event"]], np.linspace(0.1, 0.7, 8))
+    scorer = as_integrated_brier_score_scorer(DeepSurvival(head="cox", random_state=0, **FAST), times=times)
+    scores = cross_val_score(scorer, X, y, cv=KFold(3, shuffle=True, random_state=0))
+    assert np.all((scores < 0) & (scores > -0.25))  # negated IBS; better than the 0.25 of a coin
+
+
+def test_high_dimensional_genes_do_not_collapse():
+    from sksurv.metrics import concordance_index_censored
+    from sksurv.util import Surv
+    from SurvSet.data import SurvLoader
+
+    frame = SurvLoader().load_dataset("DLBCL")["df"]
+    genes = [c for c in frame.columns if c.startswith("num_")]
+    X, y = frame[genes].to_numpy(float), Surv.from_arrays(frame["event"] == 1, frame["time"])
+    order = np.random.default_rng(0).permutation(len(X))
+    train, test = order[:180], order[180:]
+    model = DeepSurvival(random_state=0, n_ensemble=2, max_epochs=60).fit(X[train], y[train])
+    assert model.support_ is not None and len(model.support_) < 100  # screened on training rows only
+    risk = model.predict(X[test])
+    assert np.std(risk) > 1e-6
+    c = concordance_index_censored(y["event"][test], y["time"][test], risk)[0]
+    assert c > 0.55, c  # 60 held-out patients: clearly better than chance, not collapsed

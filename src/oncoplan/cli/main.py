@@ -3,6 +3,7 @@
 Example:
     $ oncoplan datasets
     $ oncoplan train survset:colon --out model/
+    $ oncoplan tune survset:GBSG2 --trials 20 --out tuned/
     $ oncoplan evaluate model/ survset:colon
     $ oncoplan predict model/ patients.csv --horizons 365,1825
     $ oncoplan demo
@@ -24,6 +25,7 @@ from oncoplan.cli.predict import predict
 from oncoplan.cli.recommend import recommend
 from oncoplan.cli.report import report
 from oncoplan.cli.train import train
+from oncoplan.cli.tune import tune
 
 app = typer.Typer(
     add_completion=False,
@@ -57,6 +59,7 @@ def main(
 
 app.command()(datasets)
 app.command()(train)
+app.command()(tune)
 app.command()(evaluate)
 app.command()(predict)
 app.command()(recommend)

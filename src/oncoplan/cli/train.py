@@ -19,7 +19,13 @@ def train(
     cohort: str = typer.Argument(..., help="survset:NAME, deepsurv:NAME, a CSV/Parquet file or a spec file."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the model bundle."),
     spec: Path = typer.Option(None, "--spec", help="Cohort spec (YAML/TOML) for a CSV/Parquet file."),
-    head: str = typer.Option("cox", "--model", "--head", help="Survival head (cox)."),
+    head: str = typer.Option(
+        "cox",
+        "--model",
+        "--head",
+        help="Survival head: cox, logistic_hazard, pc_hazard, deephit, weibull or lognormal; join several "
+        "with + to alternate them across ensemble members (e.g. cox+logistic_hazard).",
+    ),
     epochs: int = typer.Option(200, help="Maximum epochs."),
     ensemble: int = typer.Option(1, help="Deep-ensemble members."),
     seed: int = typer.Option(0, help="Random seed."),

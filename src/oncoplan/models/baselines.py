@@ -132,8 +132,27 @@ class CoxPHBaseline(_SksurvBaseline):
         self.ties = ties
         self.n_iter = n_iter
 
+    def fit(self, X: np.ndarray, y: np.ndarray) -> CoxPHBaseline:
+        """Fit; if Newton's method diverges (separation, collinear columns) retry with a 100x larger ridge.
+
+        The ridge actually used is ``alpha_`` (it is logged when it differs from ``alpha``).
+        """
+        self.alpha_ = float(self.alpha)
+        while True:
+            try:
+                return super().fit(X, y)
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                diverged = "NaN" in str(exc) or "singular" in str(exc).lower()
+                if not diverged or self.alpha_ >= 100:
+                    raise ModelError(
+                        f"Cox model did not converge: {exc}", hint="remove collinear columns"
+                    ) from None
+                self.alpha_ = max(self.alpha_ * 100, 1e-2)
+                logger.warning("CoxPH diverged (%s); retrying with ridge alpha=%g", exc, self.alpha_)
+
     def _make(self, n: int, d: int):
-        return CoxPHSurvivalAnalysis(alpha=self.alpha, ties=self.ties, n_iter=self.n_iter)
+        alpha = getattr(self, "alpha_", self.alpha)
+        return CoxPHSurvivalAnalysis(alpha=alpha, ties=self.ties, n_iter=self.n_iter)
 
 
 class CoxnetBaseline(_SksurvBaseline):

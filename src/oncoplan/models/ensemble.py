@@ -128,7 +128,10 @@ class StackedSurvival(SurvivalAnalysisMixin, BaseEstimator):
         if name == "coxph" and d > 100 and d > n // 2:
             return make_baseline("coxnet", random_state=seed)
         if name == "rsf":
-            return make_baseline("rsf", n_estimators=50 if self.quick else 200, random_state=seed)
+            # leaves of 3 on > 5,000 rows need > 10 GB for 200 trees; larger leaves keep memory bounded
+            leaf = 3 if n <= 5000 else 15
+            trees = 50 if self.quick else 200
+            return make_baseline("rsf", n_estimators=trees, min_samples_leaf=leaf, random_state=seed)
         if name == "gbsa":
             return make_baseline("gbsa", n_estimators=50 if self.quick else 200, random_state=seed)
         if name in ("coxph", "coxnet"):

@@ -39,6 +39,10 @@ class TrainConfig:
 
     ``batch_size=None`` trains full-batch (deterministic and best for the Cox likelihood on small
     cohorts). ``patience`` epochs without validation improvement stop training; the best weights are kept.
+    ``num_threads`` is the number of CPU threads torch uses while training (restored afterwards; None
+    leaves torch's setting): one thread is 3-8x faster than two for tabular networks of this size on a
+    busy 2-core machine (measured on colon, 743 rows), as thread start-up costs more than the small
+    matrix products gain.
     """
 
     lr: float = 1e-3
@@ -52,6 +56,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     min_batch: int = 2
+    num_threads: int | None = 1
 
 
 @dataclass
@@ -129,11 +134,17 @@ def fit_module(
     """
     config = config or TrainConfig()
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(config.seed)
-        return _fit(
-            module, loss_fn, x_train, targets_train, x_val, targets_val, config, progress, regularizer
-        )
+    threads = torch.get_num_threads()
+    if config.num_threads is not None:
+        torch.set_num_threads(int(config.num_threads))
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(config.seed)
+            return _fit(
+                module, loss_fn, x_train, targets_train, x_val, targets_val, config, progress, regularizer
+            )
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _fit(

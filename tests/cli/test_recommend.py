@@ -13,7 +13,16 @@ from oncoplan.errors import ConfigError
 from oncoplan.recommend.pipeline import train_effect_model
 from oncoplan.recommend.pipeline_demo import QUICK_PARAMS
 
-runner = CliRunner(env={"COLUMNS": "250"})  # wide enough that rich does not truncate cells
+runner = CliRunner(env={"COLUMNS": "250"})
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    """Rich reads COLUMNS once, when the shared console is created (possibly by an earlier test module in
+    the same worker), so widen that console directly: table cells then never fold mid-word."""
+    from oncoplan.cli import common
+
+    monkeypatch.setattr(common.console, "_width", 250)
 
 
 @pytest.fixture(scope="module")

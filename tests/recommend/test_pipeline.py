@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from oncoplan.errors import ModelError
-from oncoplan.recommend import pipeline
+from oncoplan.recommend import crossfit_policy
 from oncoplan.recommend.abstain import Abstention, AbstentionReason
+from oncoplan.recommend.crossfit_policy import cross_fitted_policy, evaluate_cross_fitted
 from oncoplan.recommend.pipeline import (
-    cross_fitted_policy,
-    evaluate_cross_fitted,
     predict_counterfactuals,
     recommend_patients,
     train_effect_model,
@@ -113,13 +112,13 @@ def test_arm_absent_from_training_is_never_recommended(colon, held_out):
 
 def test_cross_fitting_never_scores_a_patient_with_a_model_trained_on_it(colon, monkeypatch):
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-    original = pipeline._net_fit_predict
+    original = crossfit_policy._net_fit_predict
 
     def spy(cohort, tr, te, params, seed):
         seen.append((tr.copy(), te.copy()))
         return original(cohort, tr, te, params, seed)
 
-    monkeypatch.setattr(pipeline, "_net_fit_predict", spy)
+    monkeypatch.setattr(crossfit_policy, "_net_fit_predict", spy)
     result = cross_fitted_policy(colon, 1826.0, {**PARAMS, "n_ensemble": 2, "max_epochs": 2}, n_folds=3)
     assert len(seen) == 3
     scored = np.concatenate([te for _, te in seen])
@@ -188,3 +187,50 @@ def test_toxicity_penalty_shifts_the_ranking(bundle, held_out):
     assert all(r.ranking[-1].arm == top for r in penalised)
     i = pred.arms.index(top)
     assert penalised[0].ranking[-1].expected_value == pytest.approx(pred.rmst.mean[0, i] - 5000.0)
+
+
+def _preferring(colon, preferred_of):
+    """Stub recommender: every member agrees that arm ``preferred_of(rows)`` is best by a wide margin."""
+    times = np.array([200.0, 900.0, 1900.0])
+
+    def curves(rows):
+        s = np.ones((3, len(rows), 3, 3)) * np.array([0.9, 0.6, 0.3])
+        s[:, np.arange(len(rows)), preferred_of(rows)] = np.array([0.99, 0.97, 0.95])
+        return s
+
+    def fit_predict(tr, te):
+        return (
+            curves(tr),
+            curves(te),
+            np.full((len(te), 3), 1 / 3),
+            np.zeros(len(te), bool),
+            times,
+            list(colon.arms),
+        )
+
+    return fit_predict
+
+
+def test_inner_check_falls_back_to_treat_all_when_personalising_hurts(colon):
+    # Obs (arm 0) for every third row, Lev+5FU (arm 2, the better arm in colon and the default) otherwise
+    harmful = _preferring(colon, lambda rows: np.where(rows % 3 == 0, 0, 2))
+    plain = cross_fitted_policy(colon, 1826.0, n_folds=3, fit_predict=harmful)
+    assert set(plain.recommended) == {"Obs", "Lev+5FU"} and plain.personalized == [True] * 3
+    checked = cross_fitted_policy(colon, 1826.0, n_folds=3, fit_predict=harmful, inner_check=2)
+    assert checked.personalized == [False] * 3
+    assert set(checked.recommended) == set(checked.default_arms) and not checked.abstained.any()
+
+
+def test_inner_check_keeps_a_policy_that_pays_on_the_training_part(colon):
+    # a stub that peeks at outcomes (for the test only): survivors past tau get the arm they received
+    received = np.array([colon.arms.index(a) for a in colon.treatment.to_numpy()])
+    long = colon.time > 1826.0
+
+    def peek(rows):
+        return np.where(long[rows], received[rows], (received[rows] + 1) % 3)
+
+    checked = cross_fitted_policy(
+        colon, 1826.0, n_folds=3, fit_predict=_preferring(colon, peek), inner_check=2
+    )
+    assert checked.personalized == [True] * 3
+    assert len(set(checked.recommended)) == 3

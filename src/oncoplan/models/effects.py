@@ -30,7 +30,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.covariance import LedoitWolf
-from sklearn.model_selection import train_test_split
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.functions import StepFunction
 from sksurv.util import check_array_survival
@@ -87,6 +90,12 @@ class TreatmentEffectNet(BaseEstimator):
         n_times: points of the output time grid (``times_``; the grid cuts are always included).
         ood_quantile: training quantile of the Mahalanobis distance above which a patient is flagged OOD.
         standardize_y: standardise a continuous outcome for training (predictions are on the raw scale).
+        ipw: ``"none"`` or ``"logistic"``: weight each patient's factual outcome loss by the stabilised
+            inverse propensity ``P(A=a) / e_a(x)`` (CFR re-weighting, Shalit et al. 2017), with ``e`` from a
+            5-fold cross-fitted multinomial logistic regression (scikit-learn) on the standardised inputs.
+            When that model's out-of-fold log-loss is no better than the arm frequencies alone (no
+            detectable confounding, as in a randomised trial) the loss stays unweighted.
+        ipw_clip: upper clip of the stabilised weights (lower clip ``1 / ipw_clip``).
         random_state: seed; the same seed gives identical predictions on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     """
@@ -112,6 +121,8 @@ class TreatmentEffectNet(BaseEstimator):
         n_times: int = 200,
         ood_quantile: float = 0.995,
         standardize_y: bool = True,
+        ipw: str = "none",
+        ipw_clip: float = 10.0,
         random_state: int = 0,
         device: str = "cpu",
     ) -> None:
@@ -134,6 +145,8 @@ class TreatmentEffectNet(BaseEstimator):
         self.n_times = n_times
         self.ood_quantile = ood_quantile
         self.standardize_y = standardize_y
+        self.ipw = ipw
+        self.ipw_clip = ipw_clip
         self.random_state = random_state
         self.device = device
 
@@ -182,8 +195,36 @@ class TreatmentEffectNet(BaseEstimator):
         stratify = strata if counts.min() >= 2 else codes
         return train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
 
+    def _ipw_weights(self, X: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
+        """Stabilised, clipped inverse propensity weights of the received arm (None without ``ipw``)."""
+        if self.ipw == "none":
+            return None
+        if self.ipw != "logistic":
+            raise ModelError(f"ipw must be 'none' or 'logistic', got {self.ipw!r}")
+        k = int(codes.max()) + 1
+        n_folds = int(min(5, np.bincount(codes, minlength=k).min()))
+        if n_folds < 2:
+            return None
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=int(self.random_state))
+        prop = cross_val_predict(clf, X, codes, cv=cv, method="predict_proba")
+        marginal = np.bincount(codes, minlength=k) / len(codes)
+        received = np.clip(prop[np.arange(len(codes)), codes], 1e-6, 1.0)
+        fitted_loss, marginal_loss = -np.log(received).mean(), -np.log(marginal[codes]).mean()
+        if fitted_loss >= marginal_loss:  # the covariates do not predict the arm (e.g. a randomised trial)
+            logger.info(
+                "ipw: no detectable confounding (log-loss %.4f >= %.4f); unweighted",
+                fitted_loss,
+                marginal_loss,
+            )
+            return None
+        weights = np.clip(marginal[codes] / received, 1.0 / self.ipw_clip, self.ipw_clip)
+        return weights / weights.mean()
+
     def _targets(self, y: np.ndarray, codes: np.ndarray, net: EffectNetwork) -> dict[str, torch.Tensor]:
         targets = {"arm": torch.as_tensor(codes, dtype=torch.long)}
+        if self.ipw_weights_ is not None:
+            targets["w"] = torch.as_tensor(self.ipw_weights_, dtype=torch.float32)
         if self.outcome == "survival":
             parts = net.survival_head.targets(self.train_time_, self.train_event_)
             targets.update({f"s{i}": t for i, t in enumerate(parts)})
@@ -254,6 +295,7 @@ class TreatmentEffectNet(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         values, strata = self._prepare_outcome(X, y, codes)
         self._fit_ood(X)
+        self.ipw_weights_ = self._ipw_weights(X, codes)
         x_all = torch.as_tensor(X, dtype=torch.float32)
         self.networks_: list[EffectNetwork] = []
         self.histories_: list[TrainResult] = []

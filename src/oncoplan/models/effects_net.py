@@ -154,12 +154,14 @@ class EffectLoss:
     returned, so early stopping monitors the outcome fit.
 
     Targets: ``arm`` (int64 received arm), and ``y`` (continuous / binary) or ``s0, s1, ...`` (the survival
-    head's target tensors).
+    head's target tensors); optional ``w``: per-patient weights of the factual loss (inverse propensity
+    weights, CFR's re-weighting, Shalit et al. 2017).
 
     Example:
         >>> net = EffectNetwork(3, 2, outcome="continuous", hidden=(4,), head_hidden=())
         >>> loss = EffectLoss(net, alpha=0.1, beta=1.0)
-        >>> float(loss(net(torch.zeros(4, 3)), {"arm": torch.tensor([0, 1, 0, 1]), "y": torch.zeros(4)})) > 0
+        >>> targets = {"arm": torch.tensor([0, 1, 0, 1]), "y": torch.zeros(4)}
+        >>> float(loss(net(torch.zeros(4, 3)), targets).detach()) > 0
         True
     """
 
@@ -169,16 +171,26 @@ class EffectLoss:
         self.beta = float(beta)
 
     def factual(self, outcome: Tensor, targets: dict[str, Tensor]) -> Tensor:
-        """Outcome loss of the received arm's head."""
+        """Outcome loss of the received arm's head; weighted by ``targets["w"]`` when present (IPW)."""
         arm = targets["arm"]
         chosen = outcome[torch.arange(len(arm)), arm]  # (n, n_out)
+        weights = targets.get("w")
+        reduction = "mean" if weights is None else "none"
         kind = self.network.outcome
         if kind == "continuous":
-            return F.mse_loss(chosen[:, 0], targets["y"])
-        if kind == "binary":
-            return F.binary_cross_entropy_with_logits(chosen[:, 0], targets["y"])
-        keys = sorted((k for k in targets if k.startswith("s")), key=lambda k: int(k[1:]))
-        return self.network.survival_head.loss(chosen, *(targets[k] for k in keys))
+            per_row = F.mse_loss(chosen[:, 0], targets["y"], reduction=reduction)
+        elif kind == "binary":
+            per_row = F.binary_cross_entropy_with_logits(chosen[:, 0], targets["y"], reduction=reduction)
+        else:
+            keys = sorted((k for k in targets if k.startswith("s")), key=lambda k: int(k[1:]))
+            per_row = self.network.survival_head.loss(
+                chosen, *(targets[k] for k in keys), reduction=reduction
+            )
+        if weights is None:
+            return per_row
+        if per_row.shape != weights.shape:  # a head that drops rows (pc_hazard) cannot be re-weighted
+            return per_row.mean()
+        return (weights * per_row).sum() / weights.sum().clamp_min(1e-12)
 
     def __call__(self, packed: Tensor, targets: dict[str, Tensor]) -> Tensor:
         outcome, logits, rep = self.network.split(packed)

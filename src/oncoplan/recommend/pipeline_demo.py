@@ -21,10 +21,9 @@ import numpy as np
 
 from oncoplan.data.cohort import Cohort
 from oncoplan.data.splits import holdout_split
+from oncoplan.recommend.crossfit_policy import cross_fitted_policy, evaluate_cross_fitted
 from oncoplan.recommend.pipeline import (
-    cross_fitted_policy,
     default_tau,
-    evaluate_cross_fitted,
     recommend_patients,
     train_effect_model,
 )

@@ -1,0 +1,248 @@
+"""Cross-fitted recommendation policy and its evaluation (a patient is scored only by models blind to it).
+
+* :func:`cross_fitted_policy`: out-of-fold recommendations from the treatment-effect network; abstentions
+  fall back to the training folds' best-on-average arm, explicitly, so the policy is defined for everyone;
+  optionally an inner check on the training folds keeps the personalised policy only when it beats
+  treat-all-default there.
+* :func:`evaluate_cross_fitted`: the policy-evaluation table (recommended policy, treat-all-k, observed;
+  IPW Kaplan-Meier and doubly robust, bootstrap CIs).
+
+Example:
+    >>> from oncoplan.data import load_cohort
+    >>> cohort = load_cohort("survset:colon")  # doctest: +SKIP
+    >>> result = cross_fitted_policy(cohort, tau=1826.0, model_params={"max_epochs": 20})  # doctest: +SKIP
+    >>> table = evaluate_cross_fitted(cohort, result, tau=1826.0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from oncoplan.data.cohort import Cohort
+from oncoplan.errors import ConfigError
+from oncoplan.evaluate.overlap import estimate_propensity
+from oncoplan.evaluate.policy import cross_fit_folds, evaluate_policies, policy_value_ipw
+from oncoplan.preprocess.tabular import TabularPreprocessor
+from oncoplan.recommend.pipeline import fit_effect_estimator
+from oncoplan.recommend.ranking import policy_arms, recommend
+from oncoplan.recommend.rmst import rmst_ensemble
+
+logger = logging.getLogger(__name__)
+
+
+def shrink_toward_average(
+    samples: np.ndarray, average_contrast: np.ndarray, default: int, weight: float
+) -> np.ndarray:
+    """Shrink each patient's contrast vs the default arm toward the average contrast.
+
+    ``s'_mik = s_mid + weight * (s_mik - s_mid) + (1 - weight) * cbar_mk`` with ``cbar_mk`` the average
+    (training) contrast of arm k vs the default arm for member m; ``weight = 1`` leaves the samples unchanged.
+
+    Example:
+        >>> s = np.array([[[10.0, 14.0]]])
+        >>> shrink_toward_average(s, np.array([[0.0, -2.0]]), 0, 0.5).tolist()
+        [[[10.0, 11.0]]]
+    """
+    if not 0 <= weight <= 1:
+        raise ConfigError(f"shrinkage weight must be in [0, 1], got {weight}")
+    base = samples[:, :, [default]]
+    contrast = samples - base
+    return base + weight * contrast + (1 - weight) * average_contrast[:, None, :]
+
+
+@dataclass
+class CrossFitResult:
+    """Out-of-fold policy: recommended arm (after fallback), abstention flag and reason, mean curves."""
+
+    recommended: np.ndarray
+    abstained: np.ndarray
+    reasons: list[str | None]
+    survival_mean: np.ndarray
+    times: np.ndarray
+    folds: np.ndarray
+    default_arms: list[str]
+    personalized: list[bool] | None = None
+
+
+def cross_fitted_policy(
+    cohort: Cohort,
+    tau: float,
+    model_params: Mapping | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+    level: float = 0.9,
+    overlap_band: tuple[float, float] = (0.05, 0.95),
+    shrinkage: float = 1.0,
+    fit_predict: Callable | None = None,
+    inner_check: int = 0,
+) -> CrossFitResult:
+    """Out-of-fold recommendations of the effect network for every patient of ``cohort``.
+
+    Per fold: fit on the other folds, take the arm with the highest mean predicted RMST(tau) on the training
+    folds as the default, shrink individual contrasts (``shrinkage`` < 1), recommend with abstention on the
+    test fold, and send abstaining patients to the default arm. ``fit_predict(train_rows, test_rows)`` may
+    replace the network: it returns ``(train_samples, test_samples, test_propensity, test_ood, times,
+    arms)`` with samples ``(n_members, n, n_arms, n_times)``.
+
+    ``inner_check`` >= 2 adds a data-driven choice made on the training folds only: an inner
+    ``inner_check``-fold cross-fit of the same recommender on the training part, whose IPW Kaplan-Meier
+    RMST(tau) (propensities cross-fitted on the training part) is compared with treating the whole training
+    part with its default arm; when personalising does not beat treat-all-default there, the whole test fold
+    gets the default arm (recorded in ``CrossFitResult.personalized``).
+    """
+    arms = list(cohort.arms or [])
+    folds = cross_fit_folds(cohort.n_patients, n_folds, seed, stratify=cohort.treatment.to_numpy())
+    n, k = cohort.n_patients, len(arms)
+    fp = fit_predict or (lambda tr, te: _net_fit_predict(cohort, tr, te, model_params, seed))
+    rule = {"tau": tau, "level": level, "overlap_band": overlap_band, "shrinkage": shrinkage}
+    recommended = np.empty(n, dtype=object)
+    abstained = np.zeros(n, dtype=bool)
+    reasons: list[str | None] = [None] * n
+    survival_mean: np.ndarray | None = None
+    times_out: np.ndarray | None = None
+    defaults, personalized = [], []
+    for f in range(n_folds):
+        tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+        s_tr, s_te, prop, ood, times, fold_arms = fp(tr, te)
+        rec, abst, why, default = _fold_policy(s_tr, s_te, prop, ood, times, fold_arms, **rule)
+        keep = True
+        if inner_check >= 2:
+            keep = _personalizing_pays(cohort, tr, fp, inner_check, seed, rule)
+            if not keep:
+                rec, abst, why = (
+                    np.full(len(te), default, dtype=object),
+                    np.zeros(len(te), bool),
+                    [None] * len(te),
+                )
+        recommended[te], abstained[te] = rec, abst
+        for i, r in zip(te, why, strict=True):
+            reasons[i] = r
+        defaults.append(default)
+        personalized.append(keep)
+        if survival_mean is None:
+            times_out = times
+            survival_mean = np.ones((n, k, len(times)))
+        cols = [arms.index(a) for a in fold_arms]
+        survival_mean[np.ix_(te, cols)] = _on_grid(s_te.mean(axis=0), times, times_out)
+    return CrossFitResult(
+        recommended, abstained, reasons, survival_mean, times_out, folds, defaults, personalized
+    )
+
+
+def _fold_policy(
+    s_tr: np.ndarray,
+    s_te: np.ndarray,
+    prop: np.ndarray,
+    ood: np.ndarray,
+    times: np.ndarray,
+    fold_arms: list[str],
+    tau: float,
+    level: float,
+    overlap_band: tuple[float, float],
+    shrinkage: float,
+) -> tuple[np.ndarray, np.ndarray, list[str | None], str]:
+    """(recommended arm, abstained, reason, default arm) for the test rows of one fold."""
+    r_tr = rmst_ensemble(s_tr, times, tau, arm_names=fold_arms).samples
+    r_te = rmst_ensemble(s_te, times, tau, arm_names=fold_arms).samples
+    default = int(np.argmax(r_tr.mean(axis=(0, 1))))
+    average = (r_tr - r_tr[:, :, [default]]).mean(axis=1)
+    r_te = shrink_toward_average(r_te, average, default, shrinkage)
+    if r_te.shape[0] < 2:
+        rec = np.asarray(fold_arms, dtype=object)[r_te[0].argmax(axis=1)]
+        return rec, np.zeros(len(rec), bool), [None] * len(rec), fold_arms[default]
+    results = recommend(
+        fold_arms, r_te, prop, ood, trained_arms=fold_arms, overlap_band=overlap_band, interval_level=level
+    )
+    rec = policy_arms(results, fallback=fold_arms[default])
+    abst = np.array([not r.recommended for r in results], dtype=bool)
+    why = [None if r.recommended else str(r.reason.value) for r in results]
+    return rec, abst, why, fold_arms[default]
+
+
+def _personalizing_pays(
+    cohort: Cohort, tr: np.ndarray, fp: Callable, n_inner: int, seed: int, rule: dict
+) -> bool:
+    """Inner cross-fit on the training rows ``tr``: does the personalised policy beat treat-all-default?"""
+    part = cohort.subset(tr)
+    inner = cross_fit_folds(len(tr), n_inner, seed + 1, stratify=part.treatment.to_numpy())
+    rec = np.empty(len(tr), dtype=object)
+    fallback = np.empty(len(tr), dtype=object)
+    for g in range(n_inner):
+        a, b = np.flatnonzero(inner != g), np.flatnonzero(inner == g)
+        s_a, s_b, prop, ood, times, fold_arms = fp(tr[a], tr[b])
+        rec[b], _, _, fallback[b] = _fold_policy(s_a, s_b, prop, ood, times, fold_arms, **rule)
+    default = pd.Series(fallback).mode().iloc[0]
+    received = part.treatment.to_numpy().astype(str)
+    p = evaluation_propensity(part, seed=seed)
+    p_received = p[np.arange(len(tr)), [list(part.arms).index(a) for a in received]]
+    value = {}
+    for name, policy in (("personalized", rec.astype(str)), ("treat_all", np.full(len(tr), str(default)))):
+        value[name] = policy_value_ipw(part.time, part.event, received, policy, p_received, rule["tau"])
+    logger.info(
+        "inner check: personalized %.1f vs treat-all %s %.1f",
+        value["personalized"],
+        default,
+        value["treat_all"],
+    )
+    return bool(value["personalized"] > value["treat_all"])
+
+
+def _on_grid(curves: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    idx = np.searchsorted(times, grid, side="right") - 1
+    out = curves[..., np.clip(idx, 0, None)]
+    return np.where(idx >= 0, out, 1.0)
+
+
+def _net_fit_predict(
+    cohort: Cohort, tr: np.ndarray, te: np.ndarray, params: Mapping | None, seed: int
+) -> tuple:
+    prep, model = fit_effect_estimator(cohort, tr, params, seed, strict=False)
+    x_tr = prep.transform(cohort.subset(tr).features(include_treatment=False))
+    x_te = prep.transform(cohort.subset(te).features(include_treatment=False))
+    return (
+        model.predict_counterfactual(x_tr),
+        model.predict_counterfactual(x_te),
+        model.predict_propensity(x_te),
+        model.is_ood(x_te),
+        model.times_,
+        list(model.arms_),
+    )
+
+
+def evaluation_propensity(cohort: Cohort, seed: int = 0, n_folds: int = 5) -> np.ndarray:
+    """Cross-fitted logistic propensities ``(n, n_arms)`` on the preprocessed covariates (IPW/DR values)."""
+    frame = cohort.features(include_treatment=False)
+    numeric, categorical = cohort.feature_types(include_treatment=False)
+    X = TabularPreprocessor(numeric=numeric, categorical=categorical).fit(frame).transform(frame)
+    p = estimate_propensity(X, cohort.treatment.to_numpy(), cohort.arms, n_folds=n_folds, seed=seed)
+    return np.clip(p, 1e-3, 1.0)
+
+
+def evaluate_cross_fitted(
+    cohort: Cohort,
+    result: CrossFitResult,
+    tau: float,
+    propensity: np.ndarray | None = None,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Policy-evaluation table (:func:`~oncoplan.evaluate.policy.evaluate_policies`) of a crossfit policy."""
+    prop = evaluation_propensity(cohort, seed) if propensity is None else propensity
+    return evaluate_policies(
+        cohort.time,
+        cohort.event,
+        cohort.treatment.to_numpy(),
+        result.recommended,
+        prop,
+        cohort.arms,
+        tau,
+        survival_pred=np.clip(result.survival_mean, 0.0, 1.0),
+        times=result.times,
+        n_boot=n_boot,
+        seed=seed,
+    )

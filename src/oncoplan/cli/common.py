@@ -50,23 +50,34 @@ def handle_errors(func: F) -> F:
 
 
 @contextmanager
-def epoch_progress(description: str, enabled: bool = True) -> Iterator[Callable]:
-    """A rich progress bar fed by the trainer's ``progress(epoch, max_epochs, train, val)`` callback."""
+def counter_progress(description: str, unit: str, enabled: bool = True) -> Iterator[Callable]:
+    """A rich progress bar counting ``unit`` (epoch, trial); yields ``update(done, total, note)``."""
     if not enabled:
         yield lambda *a: None
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("{task.fields[loss]}"),
+        TextColumn(unit + " {task.completed}/{task.total}"),
+        TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(description, total=1, loss="")
+        task = progress.add_task(description, total=1, note="")
 
-        def update(epoch: int, max_epochs: int, train_loss: float, val_loss: float | None) -> None:
-            loss = f"loss {train_loss:.4f}" + ("" if val_loss is None else f" / val {val_loss:.4f}")
-            progress.update(task, completed=epoch, total=max_epochs, loss=loss)
+        def update(done: int, total: int, note: str = "") -> None:
+            progress.update(task, completed=done, total=total, note=note)
 
         yield update
+
+
+@contextmanager
+def epoch_progress(description: str, enabled: bool = True) -> Iterator[Callable]:
+    """A rich progress bar fed by the trainer's ``progress(epoch, max_epochs, train, val)`` callback."""
+    with counter_progress(description, "epoch", enabled) as update:
+
+        def on_epoch(epoch: int, max_epochs: int, train_loss: float, val_loss: float | None) -> None:
+            loss = f"loss {train_loss:.4f}" + ("" if val_loss is None else f" / val {val_loss:.4f}")
+            update(epoch, max_epochs, loss)
+
+        yield on_epoch

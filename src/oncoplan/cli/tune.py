@@ -8,9 +8,8 @@ from pathlib import Path
 
 import optuna
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from oncoplan.cli.common import console, err_console, handle_errors
+from oncoplan.cli.common import console, counter_progress, handle_errors
 from oncoplan.data.sources import load_cohort
 from oncoplan.data.splits import holdout_split
 from oncoplan.errors import ConfigError
@@ -21,23 +20,12 @@ from oncoplan.train.workflow import train_survival_model
 
 @contextmanager
 def _trial_progress(description: str, enabled: bool):
-    if not enabled:
-        yield lambda *a: None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("trial {task.completed}/{task.total}"),
-        TextColumn("{task.fields[best]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(description, total=1, best="")
+    with counter_progress(description, "trial", enabled) as update:
 
-        def update(done: int, total: int, best: float | None) -> None:
-            bar.update(task, completed=done, total=total, best="" if best is None else f"best {best:.4f}")
+        def on_trial(done: int, total: int, best: float | None) -> None:
+            update(done, total, "" if best is None else f"best {best:.4f}")
 
-        yield update
+        yield on_trial
 
 
 @handle_errors

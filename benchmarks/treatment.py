@@ -34,10 +34,8 @@ section's ``.md`` present.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
-import platform
 import sys
 import tempfile
 import time
@@ -48,9 +46,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-SECTIONS = ("ihdp", "trials", "rotterdam", "semisynth", "speed")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from treatment_io import SECTIONS, as_tuples, md_table, section_header, write_section  # noqa: E402
+
 #: TreatmentEffectNet settings per section (override with --net-params / --ihdp-params)
 IHDP_PARAMS = {
     "outcome": "continuous",
@@ -68,38 +66,6 @@ TRIALS = {"colon": "survset:colon", "GBSG2": "survset:GBSG2"}
 log = logging.getLogger("treatment-bench")
 
 
-def _tuples(params: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-
-
-def _write(section: str, table: pd.DataFrame, lines: list[str], header: str, tag: str = "") -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS / f"treatment_{section}{tag}.csv", index=False)
-    (RESULTS / f"treatment_{section}{tag}.md").write_text("\n".join([header, *lines, ""]), encoding="utf-8")
-    if tag:
-        return  # tagged runs (attempts) are kept apart from the main results
-    parts = [
-        (RESULTS / f"treatment_{s}.md").read_text(encoding="utf-8")
-        for s in SECTIONS
-        if (RESULTS / f"treatment_{s}.md").exists()
-    ]
-    (RESULTS / "treatment.md").write_text("# Treatment benchmark\n\n" + "\n".join(parts), encoding="utf-8")
-
-
-def _header(title: str, command: str) -> str:
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"## {title}\n\n`{command}` - {when}, {platform.processor() or platform.machine()}, CPU only\n"
-
-
-def _md(df: pd.DataFrame, floatfmt: str = ".3f") -> list[str]:
-    cols = list(df.columns)
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
-
-
 # ----------------------------------------------------------------------------- IHDP
 def _ihdp_models(params: dict, seed: int) -> dict:
     from econml.dml import CausalForestDML
@@ -109,7 +75,7 @@ def _ihdp_models(params: dict, seed: int) -> dict:
     from oncoplan.models.effects import TreatmentEffectNet
 
     def net(X, y, a):
-        model = TreatmentEffectNet(**_tuples(params), random_state=seed).fit(X, y, a, arms=["0", "1"])
+        model = TreatmentEffectNet(**as_tuples(params), random_state=seed).fit(X, y, a, arms=["0", "1"])
         return lambda Z: model.predict_effect(Z, "1", "0")
 
     def t_learner(factory):
@@ -174,8 +140,8 @@ def run_ihdp(args: argparse.Namespace) -> None:
         ["mean", "median"]
     )
     summary.columns = [f"{a}_{b}" for a, b in summary.columns]
-    lines = ["Out-of-sample sqrt(PEHE) per replication:", "", *_md(wide.reset_index()), ""]
-    lines += ["Mean / median over replications:", "", *_md(summary.reset_index()), ""]
+    lines = ["Out-of-sample sqrt(PEHE) per replication:", "", *md_table(wide.reset_index()), ""]
+    lines += ["Mean / median over replications:", "", *md_table(summary.reset_index()), ""]
     if {"oncoplan", "T-learner RF", "T-learner GBM"} <= set(wide.columns):
         wins = int(
             ((wide["oncoplan"] < wide["T-learner RF"]) & (wide["oncoplan"] < wide["T-learner GBM"])).sum()
@@ -191,11 +157,11 @@ def run_ihdp(args: argparse.Namespace) -> None:
             "treatment_attempts.md, which compared out-of-sample sqrt(PEHE) on replications 2, 4, 5, 6; "
             "there is no separate tuning split, so the figures are optimistic for the network."
         )
-    _write(
+    write_section(
         "ihdp",
         table,
         lines,
-        _header("IHDP (10 replications, 90/10 split, seed = replication)", args.cmd),
+        section_header("IHDP (10 replications, 90/10 split, seed = replication)", args.cmd),
         args.tag,
     )
 
@@ -255,7 +221,7 @@ def run_trials(args: argparse.Namespace) -> None:
         evaluation_propensity,
     )
 
-    params = _tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
+    params = as_tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
     tau = 1826.0
     rows, lines = [], []
     for label, source in TRIALS.items():
@@ -319,14 +285,18 @@ def run_trials(args: argparse.Namespace) -> None:
         f"oncoplan settings `{json.dumps(params, default=list)}`, shrinkage {args.shrinkage}, "
         f"interval level {args.level}, inner check {args.inner_check} folds:",
         "",
-        *_md(ipw, ".1f"),
+        *md_table(ipw, ".1f"),
         "",
         "Doubly robust values:",
         "",
-        *_md(table[table["estimator"] == "dr"].drop(columns=["estimator", "share"]), ".1f"),
+        *md_table(table[table["estimator"] == "dr"].drop(columns=["estimator", "share"]), ".1f"),
     ]
-    _write(
-        "trials", table, lines, _header("Randomized trials: cross-fitted policy values", args.cmd), args.tag
+    write_section(
+        "trials",
+        table,
+        lines,
+        section_header("Randomized trials: cross-fitted policy values", args.cmd),
+        args.tag,
     )
 
 
@@ -337,7 +307,7 @@ def run_rotterdam(args: argparse.Namespace) -> None:
     from oncoplan.recommend.pipeline import recommend_patients, train_effect_model
     from oncoplan.recommend.ranking import policy_arms
 
-    params = _tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
+    params = as_tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
     cohort = load_cohort("deepsurv:gbsg")
     split = cohort.split.to_numpy()
     train_rows, test_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
@@ -377,9 +347,11 @@ def run_rotterdam(args: argparse.Namespace) -> None:
         f"tau {tau:g} months; abstentions {1 - confident.mean():.1%}; "
         f"settings `{json.dumps(params, default=list)}`",
         "",
-        *_md(table, ".4g"),
+        *md_table(table, ".4g"),
     ]
-    _write("rotterdam", table, lines, _header("Rotterdam -> GBSG (hormone therapy)", args.cmd), args.tag)
+    write_section(
+        "rotterdam", table, lines, section_header("Rotterdam -> GBSG (hormone therapy)", args.cmd), args.tag
+    )
 
 
 # ----------------------------------------------------------------------------- semi-synthetic
@@ -390,7 +362,7 @@ def run_semisynth(args: argparse.Namespace) -> None:
     from oncoplan.models.effects import TreatmentEffectNet
     from oncoplan.models.effects_baselines import SLearnerSurvival, TLearnerSurvival
 
-    params = _tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
+    params = as_tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
     cov = load_covariates("survset:rott2")
     rows = []
     for level, confounding in (("low", 0.5), ("high", 2.0)):
@@ -436,9 +408,11 @@ def run_semisynth(args: argparse.Namespace) -> None:
         "in days on the test patients; oncoplan settings "
         f"`{json.dumps(params, default=list)}`",
         "",
-        *_md(table, ".2f"),
+        *md_table(table, ".2f"),
     ]
-    _write("semisynth", table, lines, _header("Semi-synthetic survival (known truth)", args.cmd), args.tag)
+    write_section(
+        "semisynth", table, lines, section_header("Semi-synthetic survival (known truth)", args.cmd), args.tag
+    )
 
 
 # ----------------------------------------------------------------------------- speed
@@ -447,7 +421,7 @@ def run_speed(args: argparse.Namespace) -> None:
     from oncoplan.recommend.pipeline import recommend_patients, train_effect_model
     from oncoplan.store.bundle import ModelBundle
 
-    params = _tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
+    params = as_tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
     cohort = load_cohort("survset:colon")
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(train_effect_model(cohort, None, params, seed=0).save(Path(tmp) / "m"))
@@ -479,9 +453,9 @@ def run_speed(args: argparse.Namespace) -> None:
         f"3 arms), torch threads {torch.get_num_threads()}; recommend_patients with 90% intervals, "
         "propensities and OOD flags",
         "",
-        *_md(table, ".2f"),
+        *md_table(table, ".2f"),
     ]
-    _write("speed", table, lines, _header("Speed (CPU)", args.cmd), args.tag)
+    write_section("speed", table, lines, section_header("Speed (CPU)", args.cmd), args.tag)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,46 @@
+"""Result files of ``benchmarks/treatment.py``: per-section CSV / Markdown and the assembled treatment.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SECTIONS = ("ihdp", "trials", "rotterdam", "semisynth", "speed")
+
+
+def as_tuples(params: dict) -> dict:
+    """JSON lists back to tuples (network sizes)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def write_section(section: str, table: pd.DataFrame, lines: list[str], header: str, tag: str = "") -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table.to_csv(RESULTS / f"treatment_{section}{tag}.csv", index=False)
+    (RESULTS / f"treatment_{section}{tag}.md").write_text("\n".join([header, *lines, ""]), encoding="utf-8")
+    if tag:
+        return  # tagged runs (attempts) are kept apart from the main results
+    parts = [
+        (RESULTS / f"treatment_{s}.md").read_text(encoding="utf-8")
+        for s in SECTIONS
+        if (RESULTS / f"treatment_{s}.md").exists()
+    ]
+    (RESULTS / "treatment.md").write_text("# Treatment benchmark\n\n" + "\n".join(parts), encoding="utf-8")
+
+
+def section_header(title: str, command: str) -> str:
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"## {title}\n\n`{command}` - {when}, {platform.processor() or platform.machine()}, CPU only\n"
+
+
+def md_table(df: pd.DataFrame, floatfmt: str = ".3f") -> list[str]:
+    cols = list(df.columns)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        out.append("| " + " | ".join(cells) + " |")
+    return out

@@ -50,7 +50,7 @@ COHORTS = {
 QUICK_COHORTS = ["GBSG2", "whas"]
 RANKED = ["oncoplan", "coxph", "rsf", "deepsurv", "logistic_hazard"]
 DEFAULT_MODELS = [*RANKED, "oncoplan-stack"]
-ALL_MODELS = [*DEFAULT_MODELS, "oncoplan-cox", "oncoplan-nolinear", "gbsa"]
+ALL_MODELS = [*DEFAULT_MODELS, "oncoplan-cox", "oncoplan-nolinear", "oncoplan-ple", "gbsa"]
 RSF_LARGE_N = 5000
 MAX_LEVELS = 20
 
@@ -89,6 +89,9 @@ def make_model(name: str, n: int, d: int, quick: bool, seed: int = 0):
         return DeepSurvival(random_state=seed, **small), "oncoplan DeepSurvival (default)"
     if name == "oncoplan-cox":
         return DeepSurvival(**ISSUE2_DEEP_COX, random_state=seed, **small), "oncoplan deep Cox MLP (issue 2)"
+    if name == "oncoplan-ple":
+        model = DeepSurvival(numeric_embedding="ple", random_state=seed, **small)
+        return model, "oncoplan, piecewise-linear input encoding"
     if name == "oncoplan-nolinear":
         model = DeepSurvival(linear_init=False, linear_skip=False, random_state=seed, **small)
         return model, "oncoplan, no linear path"
@@ -360,6 +363,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                     flush=True,
                 )
                 pd.DataFrame(rows).to_csv(csv_path, index=False)
+    pd.DataFrame(rows).to_csv(csv_path, index=False)  # also after --merge / --report-only
     (args.out / "survival_runs.json").write_text(json.dumps(runs, indent=1), encoding="utf-8")
     folds = order_rows(pd.DataFrame(rows))
     meta["n"] = folds.groupby("cohort")["n"].first().to_dict() if "n" in folds else meta["n"]

@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_score
 from sksurv.metrics import as_concordance_index_ipcw_scorer
 
-from oncoplan.errors import ModelError
+from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.pipeline import make_survival_pipeline
 from oncoplan.models.survival import DeepSurvival
 from oncoplan.preprocess.tabular import TabularPreprocessor
@@ -117,7 +117,88 @@ def test_high_dimensional_genes_do_not_collapse():
     train, test = order[:180], order[180:]
     model = DeepSurvival(random_state=0, n_ensemble=2, max_epochs=60).fit(X[train], y[train])
     assert model.support_ is not None and len(model.support_) < 100  # screened on training rows only
+    assert model.embeddings_ == ["none", "none"] and model.bin_edges_ is None  # no PLE on screened genes
     risk = model.predict(X[test])
     assert np.std(risk) > 1e-6
     c = concordance_index_censored(y["event"][test], y["time"][test], risk)[0]
     assert c > 0.55, c  # 60 held-out patients: clearly better than chance, not collapsed
+
+
+def test_piecewise_linear_embedding_option(xy):
+    from oncoplan.models.encoders.numeric import quantile_bin_edges
+
+    X, y = xy
+    train, test = np.arange(len(X)) % 5 != 0, np.arange(len(X)) % 5 == 0
+    kw = {"numeric_embedding": "ple", "n_bins": 6, "n_ensemble": 2, "random_state": 1, **FAST}
+    a = DeepSurvival(**kw).fit(X[train], y[train])
+    b = DeepSurvival(**kw).fit(X[train], y[train])
+    np.testing.assert_array_equal(a.predict(X[test]), b.predict(X[test]))
+    z = (X[train] - a.input_mean_) / a.input_scale_
+    np.testing.assert_array_equal(a.bin_edges_, quantile_bin_edges(z, n_bins=6))  # training rows only
+    surv = a.predict_survival_function(X[test], return_array=True)
+    assert np.all((surv >= 0) & (surv <= 1)) and np.all(np.diff(surv, axis=1) <= 1e-12)
+    assert a.score(X[test], y[test]) > 0.6
+    state, tensors = a.export_state()
+    twin = DeepSurvival.from_exported_state(state, tensors)
+    np.testing.assert_array_equal(twin.predict(X[test]), a.predict(X[test]))
+    with pytest.raises(ConfigError):
+        DeepSurvival(numeric_embedding="fourier", **FAST).fit(X, y)
+
+
+def test_mixed_embedding_members_and_round_trip(xy):
+    X, y = xy
+    model = DeepSurvival(numeric_embedding="none+ple", n_bins=5, n_ensemble=4, random_state=0, **FAST)
+    model.fit(X[:400], y[:400])
+    assert model.embeddings_ == ["none", "ple", "ple", "none"]  # each head meets each representation
+    assert [a.name for a in model.adapters_] == ["cox", "logistic_hazard"] * 2
+    assert [net.embedding is not None for net in model.networks_] == [False, True, True, False]
+    single = DeepSurvival(head="cox", numeric_embedding="none+ple", n_ensemble=4)
+    single.selected_ = {"head": "cox"}
+    assert single._embeddings() == ["none", "ple", "none", "ple"]
+    state, tensors = model.export_state()
+    twin = DeepSurvival.from_exported_state(state, tensors)
+    np.testing.assert_array_equal(twin.predict(X[400:]), model.predict(X[400:]))
+
+
+def test_select_by_inner_cv_matches_a_manual_loop():
+    from sklearn.model_selection import StratifiedKFold
+    from sksurv.linear_model import CoxPHSurvivalAnalysis
+    from sksurv.metrics import concordance_index_censored
+    from sksurv.util import Surv
+
+    from oncoplan.models.feature_selection import select_by_inner_cv
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 4))
+    time = np.exp(-X[:, 0] + rng.normal(size=150))
+    y = Surv.from_arrays(rng.random(150) < 0.7, time)
+    candidates = [{"alpha": 1e4}, {"alpha": 0.01}]
+    best, scores = select_by_inner_cv(lambda s: CoxPHSurvivalAnalysis(**s), candidates, X, y, seed=5)
+    manual = []
+    for s in candidates:
+        folds = StratifiedKFold(3, shuffle=True, random_state=5).split(X, y["event"].astype(int))
+        cs = [
+            concordance_index_censored(
+                y["event"][v], y["time"][v], CoxPHSurvivalAnalysis(**s).fit(X[t], y[t]).predict(X[v])
+            )[0]
+            for t, v in folds
+        ]
+        manual.append(np.mean(cs))
+    np.testing.assert_allclose(scores, manual, rtol=1e-12)
+    assert best == candidates[int(np.argmax(manual))]
+
+
+def test_max_features_cv_searches_only_high_dimensional_inputs(xy):
+    rng = np.random.default_rng(1)
+    X_hd = rng.normal(size=(120, 300))
+    from sksurv.util import Surv
+
+    y_hd = Surv.from_arrays(rng.random(120) < 0.8, np.exp(-X_hd[:, 3] - X_hd[:, 7] + rng.normal(size=120)))
+    model = DeepSurvival(max_features="cv", head="cox", n_ensemble=2, random_state=0, **FAST).fit(X_hd, y_hd)
+    sizes = [c["max_features"] for c, _ in model.selection_scores_]
+    assert sizes == [24, 48, 96]  # 1x, 2x, 4x the auto size max(20, 120 // 5)
+    assert model.selected_ in [c for c, _ in model.selection_scores_]
+    assert len(model.support_) == model.selected_["max_features"]
+    X, y = xy
+    low = DeepSurvival(max_features="cv", n_ensemble=2, random_state=0, **FAST).fit(X[:300], y[:300])
+    assert low.support_ is None and low.selection_scores_ == []

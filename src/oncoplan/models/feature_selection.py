@@ -15,12 +15,19 @@ Example:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_array, check_is_fitted
+from sksurv.metrics import concordance_index_censored
 from sksurv.util import check_array_survival
 
 from oncoplan.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def univariate_cox_scores(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -103,3 +110,43 @@ def auto_n_features(n_samples: int, n_features: int) -> int | None:
     if n_features <= 100 or n_features <= n_samples // 2:
         return None
     return int(min(100, max(20, n_samples // 5)))
+
+
+def select_by_inner_cv(
+    make_estimator: Callable[[dict], BaseEstimator],
+    candidates: Sequence[dict],
+    X: np.ndarray,
+    y: np.ndarray,
+    n_splits: int = 3,
+    seed: int = 0,
+) -> tuple[dict, list[float]]:
+    """Pick the candidate settings with the best mean Harrell C over stratified inner folds.
+
+    ``make_estimator(settings)`` builds a fresh survival estimator (anything with ``fit`` / ``predict`` risk
+    scores). Folds are stratified on the event and drawn from ``seed``; ties go to the earlier candidate.
+    Returns (best settings, mean C of every candidate). Uses only the rows it is given (training rows).
+
+    Example:
+        >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+        >>> from sksurv.util import Surv
+        >>> rng = np.random.default_rng(0); X = rng.normal(size=(90, 3))
+        >>> y = Surv.from_arrays(np.ones(90, bool), np.exp(-X[:, 0] + rng.normal(size=90) * 0.5))
+        >>> best, scores = select_by_inner_cv(
+        ...     lambda s: CoxPHSurvivalAnalysis(alpha=s["alpha"]), [{"alpha": 1e6}, {"alpha": 0.1}], X, y)
+        >>> best
+        {'alpha': 0.1}
+    """
+    if not candidates:
+        raise ConfigError("select_by_inner_cv needs at least one candidate")
+    event, time = check_array_survival(X, y)
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    splits = list(folds.split(X, event.astype(int)))
+    scores = []
+    for settings in candidates:
+        cs = []
+        for train, val in splits:
+            risk = make_estimator(dict(settings)).fit(X[train], y[train]).predict(X[val])
+            cs.append(concordance_index_censored(event[val], time[val], risk)[0])
+        scores.append(float(np.mean(cs)))
+        logger.info("inner CV %s: Harrell C %.4f", settings, scores[-1])
+    return dict(candidates[int(np.argmax(scores))]), scores

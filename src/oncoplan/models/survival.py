@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
@@ -36,8 +36,9 @@ from torch import nn
 
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import HEADS, HeadAdapter, make_adapter
+from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding, quantile_bin_edges
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
-from oncoplan.models.feature_selection import auto_n_features, univariate_cox_scores
+from oncoplan.models.feature_selection import auto_n_features, select_by_inner_cv, univariate_cox_scores
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -78,13 +79,21 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         standardize: z-score the inputs with training means and standard deviations.
         max_features: univariate Cox screening (training rows only) down to this many columns; ``"auto"``
             screens only high-dimensional inputs (see
-            :func:`~oncoplan.models.feature_selection.auto_n_features`);
+            :func:`~oncoplan.models.feature_selection.auto_n_features`); ``"cv"`` does the same but picks
+            the screening size (1x, 2x, 4x the auto size) and the head (``head`` or one of its parts) by
+            inner 3-fold CV (Harrell C, 2-member ensembles) on the training rows, stored in ``selected_``;
             None keeps all.
         input_penalty: weight of a group-lasso penalty on each input's outgoing weights.
         random_state: seed; the same seed gives bit-identical predictions on CPU.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         head_options: extra keyword arguments for the head adapters (``{"ties": "efron"}``), or per head
             (``{"cox": {"ties": "efron"}, "logistic_hazard": {"n_cuts": 30}}``).
+        numeric_embedding: ``"ple"`` feeds the MLP a piecewise-linear encoding of each input over
+            ``n_bins`` quantile bins of the training rows (Gorishniy et al. 2022); None (or ``"none"``)
+            feeds it the standardised inputs; ``"none+ple"`` (default) alternates the two across the
+            ensemble members. The linear path always sees the standardised inputs. Screened
+            (high-dimensional) inputs are never encoded.
+        n_bins: quantile bins per input for ``numeric_embedding="ple"``.
     """
 
     def __init__(
@@ -108,6 +117,8 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         random_state: int = 0,
         device: str = "auto",
         head_options: dict | None = None,
+        numeric_embedding: str | None = "none+ple",
+        n_bins: int = 32,
     ) -> None:
         self.head = head
         self.hidden = hidden
@@ -128,15 +139,16 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.head_options = head_options
+        self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
 
     # ------------------------------------------------------------------ building blocks
-    def _member_heads(self) -> list[str]:
-        names = [h.strip() for h in str(self.head).split("+") if h.strip()]
+    def _member_heads(self, head: str | None = None) -> list[str]:
+        head = self.head if head is None else head
+        names = [h.strip() for h in str(head).split("+") if h.strip()]
         unknown = [h for h in names if h not in HEADS]
         if not names or unknown:
-            raise ConfigError(
-                f"unknown survival head {self.head!r}", hint=f"one of {', '.join(sorted(HEADS))}"
-            )
+            raise ConfigError(f"unknown survival head {head!r}", hint=f"one of {', '.join(sorted(HEADS))}")
         if int(self.n_ensemble) < 1:
             raise ConfigError(f"n_ensemble must be >= 1, got {self.n_ensemble}")
         return [names[k % len(names)] for k in range(int(self.n_ensemble))]
@@ -147,11 +159,30 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             return dict(opts.get(name, {}))
         return opts
 
-    def _new_network(self, seed: int, n_outputs: int) -> TabularSurvivalNet:
+    def _embeddings(self) -> list[str]:
+        """Input representation of the MLP per member: ``numeric_embedding`` parts, cycled so that each
+        head meets each representation (heads ``cox+logistic_hazard`` and ``none+ple`` over 6 members:
+        none, ple, ple, none, none, ple)."""
+        parts = [p.strip() for p in str(self.numeric_embedding or "none").split("+") if p.strip()]
+        if not parts or any(p not in ("none", "ple") for p in parts):
+            raise ConfigError(
+                f"numeric_embedding must be None, 'ple' or 'none+ple', got {self.numeric_embedding!r}"
+            )
+        n_heads = len([h for h in str(self.selected_["head"]).split("+") if h.strip()])
+        shift = 1 if n_heads % len(parts) == 0 else 0  # so every head meets every representation
+        return [parts[(k + shift * (k // n_heads)) % len(parts)] for k in range(int(self.n_ensemble))]
+
+    def _new_network(self, seed: int, n_outputs: int, embedding: str = "none") -> TabularSurvivalNet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return TabularSurvivalNet(
-                self.n_inputs_, n_outputs, tuple(self.hidden), self.dropout, self.norm, self.linear_skip
+                self.n_inputs_,
+                n_outputs,
+                tuple(self.hidden),
+                self.dropout,
+                self.norm,
+                self.linear_skip,
+                embedding=PiecewiseLinearEncoding(self.bin_edges_) if embedding == "ple" else None,
             )
 
     def _train_config(self, seed: int, n_train: int) -> TrainConfig:
@@ -179,13 +210,31 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             rows, test_size=self.validation_fraction, random_state=seed, stratify=event.astype(int)
         )
 
-    def _fit_inputs(self, X: np.ndarray, time: np.ndarray, event: np.ndarray) -> None:
-        """Screening and standardisation, fitted on the training rows."""
-        k = self.max_features
+    def _select_high_dim(self, X: np.ndarray, y: np.ndarray) -> dict:
+        """``max_features="cv"``: inner 3-fold CV over screening sizes and heads (high-dimensional X only)."""
+        k0 = auto_n_features(*X.shape)
+        if k0 is None:
+            return {"max_features": None, "head": self.head}
+        sizes = sorted({min(k * k0, X.shape[1]) for k in (1, 2, 4)})
+        parts = [h.strip() for h in str(self.head).split("+") if h.strip()]
+        heads = list(dict.fromkeys([str(self.head), *parts]))
+        candidates = [{"max_features": k, "head": h} for h in heads for k in sizes]
+        search = {"n_ensemble": min(2, int(self.n_ensemble)), "max_features": None, "head": self.head}
+
+        def make(settings: dict) -> DeepSurvival:
+            return clone(self).set_params(**{**search, **settings})
+
+        best, scores = select_by_inner_cv(make, candidates, X, y, n_splits=3, seed=int(self.random_state))
+        self.selection_scores_ = list(zip(candidates, scores, strict=True))
+        logger.info("high-dimensional inputs: inner CV chose %s", best)
+        return best
+
+    def _fit_inputs(self, X: np.ndarray, time: np.ndarray, event: np.ndarray, k: int | str | None) -> None:
+        """Screening to ``k`` columns and standardisation, fitted on the training rows."""
         if k == "auto":
             k = auto_n_features(*X.shape)
         elif k is not None and (isinstance(k, str) or int(k) < 1):
-            raise ConfigError(f"max_features must be a positive integer, 'auto' or None, got {k!r}")
+            raise ConfigError(f"max_features must be a positive integer, 'auto', 'cv' or None, got {k!r}")
         self.support_ = None
         if k is not None and int(k) < X.shape[1]:
             scores = univariate_cox_scores(X, time, event)
@@ -196,6 +245,14 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.input_mean_ = kept.mean(axis=0) if self.standardize else np.zeros(kept.shape[1])
         scale = kept.std(axis=0) if self.standardize else np.ones(kept.shape[1])
         self.input_scale_ = np.where(scale > 1e-12, scale, 1.0)
+        self.bin_edges_ = None
+        if self.support_ is not None and "ple" in self.embeddings_:
+            # screened high-dimensional inputs already outnumber the patients; n_bins times more MLP inputs
+            # would only add variance, so every member sees the standardised inputs
+            logger.info("high-dimensional inputs: no piecewise-linear encoding")
+            self.embeddings_ = ["none"] * len(self.embeddings_)
+        if "ple" in self.embeddings_:
+            self.bin_edges_ = quantile_bin_edges((kept - self.input_mean_) / self.input_scale_, self.n_bins)
 
     def _inputs(self, X: np.ndarray) -> torch.Tensor:
         kept = X if self.support_ is None else X[:, self.support_]
@@ -234,7 +291,7 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         train_rows, val_rows = self._inner_split(event, seed)
         targets = adapter.targets(time, event)
         config = self._train_config(seed, len(train_rows))
-        net = self._new_network(seed, adapter.n_outputs)
+        net = self._new_network(seed, adapter.n_outputs, self.embeddings_[member])
         if self.linear_init and self.linear_skip:
             linear = self._fit_linear(adapter, x, targets, train_rows, val_rows, config)
             net.load_linear(linear.weight.detach(), linear.bias.detach())
@@ -262,9 +319,14 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         """Fit on numeric ``X`` (n, d) and a structured survival array ``y``."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=True)
         event, time = _check_target(X, y)
-        heads = self._member_heads()
+        self.selected_ = {"max_features": self.max_features, "head": self.head}
+        self.selection_scores_: list[tuple[dict, float]] = []
+        if self.max_features == "cv":
+            self.selected_ = self._select_high_dim(X, y)
+        heads = self._member_heads(self.selected_["head"])
+        self.embeddings_ = self._embeddings()
         self.n_features_in_ = X.shape[1]
-        self._fit_inputs(X, time, event)
+        self._fit_inputs(X, time, event, k=self.selected_["max_features"])
         x = self._inputs(X)
         self.networks_: list[TabularSurvivalNet] = []
         self.adapters_: list[HeadAdapter] = []
@@ -350,11 +412,15 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             "unique_times": self.unique_times_.tolist(),
             "head_state": self.adapters_[0].state(),
             "heads": [a.name for a in self.adapters_],
+            "embeddings": list(self.embeddings_),
             "head_states": [a.state() for a in self.adapters_],
             "n_outputs": [int(a.n_outputs) for a in self.adapters_],
             "support": None if self.support_ is None else self.support_.tolist(),
             "input_mean": self.input_mean_.tolist(),
             "input_scale": self.input_scale_.tolist(),
+            "bin_edges": None
+            if self.bin_edges_ is None
+            else np.where(np.isfinite(self.bin_edges_), self.bin_edges_, None).tolist(),
             "n_members": len(self.networks_),
             "best_epochs": [h.best_epoch for h in self.histories_],
         }
@@ -380,13 +446,17 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         model.n_inputs_ = model.n_features_in_ if support is None else len(support)
         model.input_mean_ = np.asarray(state.get("input_mean", np.zeros(model.n_inputs_)), dtype=float)
         model.input_scale_ = np.asarray(state.get("input_scale", np.ones(model.n_inputs_)), dtype=float)
+        edges = state.get("bin_edges")
+        model.bin_edges_ = None if edges is None else np.array(edges, dtype=float)
         heads = state.get("heads", [params["head"]] * n_members)
+        model.embeddings_ = state.get("embeddings", ["none"] * n_members)
         head_states = state.get("head_states", [state["head_state"]] * n_members)
         model.histories_, model.networks_, model.adapters_ = [], [], []
         for k in range(n_members):
             adapter = make_adapter(heads[k], **model._head_options(heads[k]))
             adapter.load_state(head_states[k])
-            net = model._new_network(int(model.random_state) + 1000 * k, adapter.n_outputs)
+            embedding = state.get("embeddings", ["none"] * n_members)[k]
+            net = model._new_network(int(model.random_state) + 1000 * k, adapter.n_outputs, embedding)
             prefix = f"member{k}."
             net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
             net.eval()

@@ -63,6 +63,9 @@ class MLPEncoder(nn.Module):
 class TabularSurvivalNet(nn.Module):
     """MLP encoder + linear output layer, plus an optional linear path from the inputs.
 
+    An optional ``embedding`` (e.g. :class:`~oncoplan.models.encoders.numeric.PiecewiseLinearEncoding`)
+    maps the inputs before the MLP; the linear path always sees the raw inputs.
+
     With ``linear_skip`` the output is ``head(mlp(x)) + linear(x)``: the network contains the linear
     (Cox) model and only has to learn what it lacks. :meth:`load_linear` starts the network *at* a fitted
     linear model (the MLP branch's output layer set to zero), so training begins from the linear model.
@@ -72,7 +75,7 @@ class TabularSurvivalNet(nn.Module):
     Example:
         >>> net = TabularSurvivalNet(3, 1, hidden=(4,))
         >>> net.load_linear(torch.ones(1, 3), torch.zeros(1))
-        >>> float(net.eval()(torch.ones(2, 3))[0, 0])
+        >>> float(net.eval()(torch.ones(2, 3))[0, 0].detach())
         3.0
     """
 
@@ -84,16 +87,20 @@ class TabularSurvivalNet(nn.Module):
         dropout: float = 0.1,
         norm: Norm = "batch",
         linear_skip: bool = True,
+        embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.encoder = MLPEncoder(n_features, hidden, dropout, norm)
+        self.embedding = embedding
+        width = n_features if embedding is None else int(embedding.out_features)
+        self.encoder = MLPEncoder(width, hidden, dropout, norm)
         self.head = nn.Linear(self.encoder.out_features, n_outputs)
         self.linear = nn.Linear(n_features, n_outputs, bias=False) if linear_skip else None
         if self.linear is not None:
             nn.init.zeros_(self.linear.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.encoder(x))
+        z = x if self.embedding is None else self.embedding(x)
+        out = self.head(self.encoder(z))
         if self.linear is not None:
             out = out + self.linear(x)
         return out

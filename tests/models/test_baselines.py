@@ -15,17 +15,6 @@ from oncoplan.models.baselines import (
     RSFBaseline,
     make_baseline,
 )
-from oncoplan.preprocess.tabular import TabularPreprocessor
-
-
-@pytest.fixture(scope="module")
-def xy():
-    from oncoplan.data import load_cohort
-
-    cohort = load_cohort("survset:GBSG2")
-    numeric, categorical = cohort.feature_types()
-    X = TabularPreprocessor(numeric, categorical).fit_transform(cohort.features())
-    return X, cohort.y
 
 
 def _standardised(X):

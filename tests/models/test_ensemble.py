@@ -9,17 +9,6 @@ from sklearn.model_selection import StratifiedKFold
 from oncoplan.errors import ConfigError
 from oncoplan.models.baselines import CoxPHBaseline, RSFBaseline
 from oncoplan.models.ensemble import StackedSurvival, brier_design, stacking_weights
-from oncoplan.preprocess.tabular import TabularPreprocessor
-
-
-@pytest.fixture(scope="module")
-def xy():
-    from oncoplan.data import load_cohort
-
-    cohort = load_cohort("survset:GBSG2")
-    numeric, categorical = cohort.feature_types()
-    X = TabularPreprocessor(numeric, categorical).fit_transform(cohort.features())
-    return X, cohort.y
 
 
 @pytest.fixture(scope="module")

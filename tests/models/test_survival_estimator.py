@@ -9,19 +9,8 @@ from sksurv.metrics import as_concordance_index_ipcw_scorer
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.pipeline import make_survival_pipeline
 from oncoplan.models.survival import DeepSurvival
-from oncoplan.preprocess.tabular import TabularPreprocessor
 
 FAST = {"max_epochs": 15, "hidden": (16,), "patience": 5}
-
-
-@pytest.fixture(scope="module")
-def xy():
-    from oncoplan.data import load_cohort
-
-    cohort = load_cohort("survset:GBSG2")
-    numeric, categorical = cohort.feature_types()
-    X = TabularPreprocessor(numeric, categorical).fit_transform(cohort.features())
-    return X, cohort.y
 
 
 def test_same_seed_same_predictions_bit_for_bit(xy):

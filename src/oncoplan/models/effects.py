@@ -40,6 +40,7 @@ from sksurv.util import check_array_survival
 
 from oncoplan.errors import CohortError, ModelError, describe_rows
 from oncoplan.models.effects_net import EffectLoss, EffectNetwork
+from oncoplan.models.ensemble_state import ensemble_tensors, load_member
 from oncoplan.models.time_grid import TimeGrid
 from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module
@@ -461,12 +462,7 @@ class TreatmentEffectNet(BaseEstimator):
             "n_members": len(self.networks_),
             "best_epochs": [h.best_epoch for h in self.histories_],
         }
-        tensors = {
-            f"member{k}.{name}": t.detach().cpu().contiguous()
-            for k, net in enumerate(self.networks_)
-            for name, t in net.state_dict().items()
-        }
-        return state, tensors
+        return state, ensemble_tensors(self.networks_)
 
     @classmethod
     def from_exported_state(cls, state: dict, tensors: dict[str, torch.Tensor]) -> TreatmentEffectNet:
@@ -488,8 +484,6 @@ class TreatmentEffectNet(BaseEstimator):
         model.networks_ = []
         for k in range(int(state["n_members"])):
             net = model._new_network(int(model.random_state) + 1000 * k)
-            prefix = f"member{k}."
-            net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
-            net.eval()
+            load_member(net, tensors, k)
             model.networks_.append(net)
         return model

@@ -38,6 +38,7 @@ from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import HEADS, HeadAdapter, make_adapter
 from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding, quantile_bin_edges
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
+from oncoplan.models.ensemble_state import ensemble_tensors, load_member
 from oncoplan.models.feature_selection import auto_n_features, select_by_inner_cv, univariate_cox_scores
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module, resolve_device
 
@@ -424,12 +425,7 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             "n_members": len(self.networks_),
             "best_epochs": [h.best_epoch for h in self.histories_],
         }
-        tensors = {
-            f"member{k}.{name}": t.detach().cpu().contiguous()
-            for k, net in enumerate(self.networks_)
-            for name, t in net.state_dict().items()
-        }
-        return state, tensors
+        return state, ensemble_tensors(self.networks_)
 
     @classmethod
     def from_exported_state(cls, state: dict, tensors: dict[str, torch.Tensor]) -> DeepSurvival:
@@ -455,11 +451,9 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         for k in range(n_members):
             adapter = make_adapter(heads[k], **model._head_options(heads[k]))
             adapter.load_state(head_states[k])
-            embedding = state.get("embeddings", ["none"] * n_members)[k]
+            embedding = model.embeddings_[k]
             net = model._new_network(int(model.random_state) + 1000 * k, adapter.n_outputs, embedding)
-            prefix = f"member{k}."
-            net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
-            net.eval()
+            load_member(net, tensors, k)
             model.adapters_.append(adapter)
             model.networks_.append(net)
         model.adapter_ = model.adapters_[0]

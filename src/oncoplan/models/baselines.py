@@ -36,11 +36,11 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
 from sksurv.functions import StepFunction
 from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
-from sksurv.util import check_array_survival
 
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import step_function_at
 from oncoplan.models.losses.cox import cox_partial_likelihood
+from oncoplan.models.targets import survival_target
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,7 @@ class _SksurvBaseline(SurvivalAnalysisMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray) -> _SksurvBaseline:
         """Fit on numeric ``X`` and a structured survival array ``y``."""
         X = check_array(X, dtype=np.float64)
-        try:
-            event, time = check_array_survival(X, y)
-        except ValueError as exc:
-            raise ModelError(f"invalid survival target: {exc}") from None
+        event, time = survival_target(X, y)
         self.n_features_in_ = X.shape[1]
         self.mean_ = X.mean(axis=0)
         scale = X.std(axis=0)

@@ -36,11 +36,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.functions import StepFunction
-from sksurv.util import check_array_survival
 
 from oncoplan.errors import CohortError, ModelError, describe_rows
 from oncoplan.models.effects_net import EffectLoss, EffectNetwork
 from oncoplan.models.ensemble_state import ensemble_tensors, load_member
+from oncoplan.models.targets import survival_target
 from oncoplan.models.time_grid import TimeGrid
 from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module
@@ -240,14 +240,7 @@ class TreatmentEffectNet(BaseEstimator):
         self.grid_ = None
         self.y_mean_, self.y_std_ = 0.0, 1.0
         if self.outcome == "survival":
-            try:
-                event, time = check_array_survival(X, y)
-            except ValueError as exc:
-                raise ModelError(
-                    f"invalid survival target: {exc}", hint="use sksurv.util.Surv.from_arrays(event, time)"
-                ) from None
-            if not event.any():
-                raise ModelError("no events in the training data: a survival model cannot be fitted")
+            event, time = survival_target(X, y)
             self.train_time_, self.train_event_ = time.astype(float), event.astype(bool)
             self.grid_ = TimeGrid(n_cuts=self.n_cuts, scheme="quantiles").fit(time, event)
             cuts = self.grid_.cuts

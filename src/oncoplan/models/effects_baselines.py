@@ -28,11 +28,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.ensemble import RandomSurvivalForest
 from sksurv.linear_model import CoxPHSurvivalAnalysis
-from sksurv.util import check_array_survival
 
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import step_function_at
 from oncoplan.models.effects import encode_arms
+from oncoplan.models.targets import survival_target
 from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
 
 BASES = ("cox", "rsf")
@@ -69,7 +69,7 @@ class _MetaLearner(BaseEstimator):
         self, X: np.ndarray, y: np.ndarray, treatment, arms
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X = check_array(X, dtype=np.float64)
-        event, time = check_array_survival(X, y)
+        event, time = survival_target(X, y)
         self.arms_, codes = encode_arms(treatment, arms)
         missing = [a for k, a in enumerate(self.arms_) if not (codes == k).any()]
         if missing:

@@ -31,12 +31,13 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
 from sksurv.nonparametric import CensoringDistributionEstimator
-from sksurv.util import Surv, check_array_survival
+from sksurv.util import Surv
 
-from oncoplan.errors import ConfigError, ModelError
+from oncoplan.errors import ConfigError
 from oncoplan.models.adapters import step_function_at
 from oncoplan.models.baselines import make_baseline
 from oncoplan.models.survival import DeepSurvival
+from oncoplan.models.targets import survival_target
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +146,7 @@ class StackedSurvival(SurvivalAnalysisMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray) -> StackedSurvival:
         """Out-of-fold curves -> stacking weights -> refit every learner on all rows."""
         X = check_array(X, dtype=np.float64)
-        try:
-            event, time = check_array_survival(X, y)
-        except ValueError as exc:
-            raise ModelError(f"invalid survival target: {exc}") from None
-        event, time = np.asarray(event, bool), np.asarray(time, float)
+        event, time = survival_target(X, y)
         names = list(self.learners)
         if not names:
             raise ConfigError("StackedSurvival needs at least one learner")

@@ -31,7 +31,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
-from sksurv.util import check_array_survival
 from torch import nn
 
 from oncoplan.errors import ConfigError, ModelError
@@ -40,26 +39,12 @@ from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding, quantile_b
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
 from oncoplan.models.ensemble_state import ensemble_tensors, load_member
 from oncoplan.models.feature_selection import auto_n_features, select_by_inner_cv, univariate_cox_scores
+from oncoplan.models.targets import survival_target
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module, resolve_device
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, float, float | None], None]
-
-
-def _check_target(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        event, time = check_array_survival(X, y)
-    except ValueError as exc:
-        if "censored" in str(exc):
-            raise ModelError("no events in the training data: a survival model cannot be fitted") from None
-        raise ModelError(
-            f"invalid survival target: {exc}", hint="use sksurv.util.Surv.from_arrays(event, time)"
-        ) from None
-    event = np.ascontiguousarray(event, dtype=bool)
-    if event.sum() == 0:
-        raise ModelError("no events in the training data: a survival model cannot be fitted")
-    return event, np.ascontiguousarray(time, dtype=np.float64)
 
 
 class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
@@ -319,7 +304,7 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressFn | None = None) -> DeepSurvival:
         """Fit on numeric ``X`` (n, d) and a structured survival array ``y``."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=True)
-        event, time = _check_target(X, y)
+        event, time = survival_target(X, y)
         self.selected_ = {"max_features": self.max_features, "head": self.head}
         self.selection_scores_: list[tuple[dict, float]] = []
         if self.max_features == "cv":

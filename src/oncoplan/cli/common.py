@@ -12,13 +12,16 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from oncoplan.errors import OncoplanError
+from oncoplan.data.cohort import Cohort
+from oncoplan.data.splits import holdout_split
+from oncoplan.errors import ConfigError, OncoplanError
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -81,3 +84,21 @@ def epoch_progress(description: str, enabled: bool = True) -> Iterator[Callable]
             update(epoch, max_epochs, loss)
 
         yield on_epoch
+
+
+def holdout_training_rows(data: Cohort, out: Path, holdout: float, seed: int):
+    """Training rows of ``data`` after keeping ``holdout`` of the patients out (split written to
+    ``out/split.json``); None (all rows) when ``holdout`` is 0.
+
+    Example:
+        >>> holdout_training_rows(cohort, Path("model"), 0.0, seed=0) is None  # doctest: +SKIP
+        True
+    """
+    if not 0 <= holdout < 1:
+        raise ConfigError(f"--holdout must be in [0, 1), got {holdout}")
+    out.mkdir(parents=True, exist_ok=True)
+    if holdout == 0:
+        return None
+    split = holdout_split(data, (1 - holdout, holdout), seed=seed)
+    split.to_json(out / "split.json")
+    return split.parts["train"]

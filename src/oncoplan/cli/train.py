@@ -7,10 +7,8 @@ from pathlib import Path
 
 import typer
 
-from oncoplan.cli.common import console, epoch_progress, handle_errors
+from oncoplan.cli.common import console, epoch_progress, handle_errors, holdout_training_rows
 from oncoplan.data.sources import load_cohort
-from oncoplan.data.splits import holdout_split
-from oncoplan.errors import ConfigError
 from oncoplan.train.workflow import train_survival_model
 
 
@@ -34,15 +32,8 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a deep survival model and save it as a bundle."""
-    if not 0 <= holdout < 1:
-        raise ConfigError(f"--holdout must be in [0, 1), got {holdout}")
     data = load_cohort(cohort, spec)
-    rows = None
-    out.mkdir(parents=True, exist_ok=True)
-    if holdout > 0:
-        split = holdout_split(data, (1 - holdout, holdout), seed=seed)
-        split.to_json(out / "split.json")
-        rows = split.parts["train"]
+    rows = holdout_training_rows(data, out, holdout, seed)
     params = {"head": head, "max_epochs": epochs, "n_ensemble": ensemble}
     with epoch_progress(f"training {head} on {data.name}", enabled=not quiet) as progress:
         bundle = train_survival_model(

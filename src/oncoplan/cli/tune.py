@@ -9,9 +9,8 @@ from pathlib import Path
 import optuna
 import typer
 
-from oncoplan.cli.common import console, counter_progress, handle_errors
+from oncoplan.cli.common import console, counter_progress, handle_errors, holdout_training_rows
 from oncoplan.data.sources import load_cohort
-from oncoplan.data.splits import holdout_split
 from oncoplan.errors import ConfigError
 from oncoplan.preprocess.tabular import TabularPreprocessor
 from oncoplan.train.tune import default_storage, tune_survival
@@ -50,19 +49,11 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Tune a deep survival model by inner cross-validation and save the refitted bundle."""
-    if not 0 <= holdout < 1:
-        raise ConfigError(f"--holdout must be in [0, 1), got {holdout}")
     if ensemble < 1 or epochs < 1:
         raise ConfigError("--ensemble and --epochs must be >= 1")
     data = load_cohort(cohort, spec)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = None
-    train = data
-    if holdout > 0:
-        split = holdout_split(data, (1 - holdout, holdout), seed=seed)
-        split.to_json(out / "split.json")
-        rows = split.parts["train"]
-        train = data.subset(rows)
+    rows = holdout_training_rows(data, out, holdout, seed)
+    train = data if rows is None else data.subset(rows)
     include_treatment = not no_treatment
     numeric, categorical = train.feature_types(include_treatment)
     X = TabularPreprocessor(numeric=numeric, categorical=categorical).fit_transform(

@@ -34,7 +34,7 @@ def test_survival_curves_are_valid(xy):
     assert np.all(np.diff(surv, axis=1) <= 1e-12)
     np.testing.assert_array_equal(model.unique_times_, np.unique(y["time"][y["event"]]))
     fns = model.predict_survival_function(X[:2])
-    np.testing.assert_allclose(fns[0](model.unique_times_), surv[0])
+    np.testing.assert_allclose(fns[0](model.unique_times_), surv[0], rtol=1e-6)  # float32, other batch
     members = model.member_survival(X[:5])
     assert members.shape[0] == 2 and not np.allclose(members[0], members[1])
     assert model.score(X, y) > 0.6  # Harrell's C on training data: the model learned something
@@ -106,7 +106,9 @@ def test_high_dimensional_genes_do_not_collapse():
     train, test = order[:180], order[180:]
     model = DeepSurvival(random_state=0, n_ensemble=2, max_epochs=60).fit(X[train], y[train])
     assert model.support_ is not None and len(model.support_) < 100  # screened on training rows only
-    assert model.embeddings_ == ["none", "none"] and model.bin_edges_ is None  # no PLE on screened genes
+    assert model.embeddings_ == ["none"] * 4 and model.bin_edges_ is None  # no PLE on screened genes
+    assert [a.name for a in model.adapters_] == ["cox"] * 4  # high_dim_head; 2x members (random subspaces)
+    assert model.selected_["head"] == "cox"
     risk = model.predict(X[test])
     assert np.std(risk) > 1e-6
     c = concordance_index_censored(y["event"][test], y["time"][test], risk)[0]
@@ -137,12 +139,13 @@ def test_piecewise_linear_embedding_option(xy):
 def test_mixed_embedding_members_and_round_trip(xy):
     X, y = xy
     model = DeepSurvival(numeric_embedding="none+ple", n_bins=5, n_ensemble=4, random_state=0, **FAST)
+    model.set_params(capacity="regularised")
     model.fit(X[:400], y[:400])
     assert model.embeddings_ == ["none", "ple", "ple", "none"]  # each head meets each representation
     assert [a.name for a in model.adapters_] == ["cox", "logistic_hazard"] * 2
     assert [net.embedding is not None for net in model.networks_] == [False, True, True, False]
     single = DeepSurvival(head="cox", numeric_embedding="none+ple", n_ensemble=4)
-    single.selected_ = {"head": "cox"}
+    single.selected_, single.n_members_ = {"head": "cox"}, 4
     assert single._embeddings() == ["none", "ple", "none", "ple"]
     state, tensors = model.export_state()
     twin = DeepSurvival.from_exported_state(state, tensors)
@@ -187,7 +190,47 @@ def test_max_features_cv_searches_only_high_dimensional_inputs(xy):
     sizes = [c["max_features"] for c, _ in model.selection_scores_]
     assert sizes == [24, 48, 96]  # 1x, 2x, 4x the auto size max(20, 120 // 5)
     assert model.selected_ in [c for c, _ in model.selection_scores_]
-    assert len(model.support_) == model.selected_["max_features"]
+    assert {len(c) for c in model.member_columns_} == {model.selected_["max_features"]}
     X, y = xy
     low = DeepSurvival(max_features="cv", n_ensemble=2, random_state=0, **FAST).fit(X[:300], y[:300])
     assert low.support_ is None and low.selection_scores_ == []
+
+
+def test_high_dim_head_applies_only_to_screened_inputs(xy):
+    X, y = xy
+    low = DeepSurvival(n_ensemble=2, random_state=0, **FAST).fit(X[:200], y[:200])
+    assert [a.name for a in low.adapters_] == ["cox", "logistic_hazard"] and low.support_ is None
+    rng = np.random.default_rng(0)
+    X_hd = np.hstack([X[:150], rng.normal(size=(150, 300))])
+    kept = DeepSurvival(n_ensemble=2, high_dim_head=None, random_state=0, **FAST).fit(X_hd, y[:150])
+    assert kept.support_ is not None and [a.name for a in kept.adapters_] == ["cox", "logistic_hazard"] * 2
+    forced = DeepSurvival(n_ensemble=2, max_features=5, random_state=0, **FAST).fit(X[:200], y[:200])
+    assert [len(c) for c in forced.member_columns_] == [5] * 4 and [a.name for a in forced.adapters_] == [
+        "cox"
+    ] * 4
+
+
+def test_member_screening_uses_each_members_training_rows_only(xy):
+    from oncoplan.models.survival_inputs import top_columns
+
+    X, y = xy
+    rng = np.random.default_rng(1)
+    X_hd = np.hstack([X[:150], rng.normal(size=(150, 300))])
+    kw = {"n_ensemble": 2, "random_state": 0, **FAST}
+    model = DeepSurvival(**kw).fit(X_hd, y[:150])
+    time, event = y["time"][:150], y["event"][:150]
+    for member, columns in enumerate(model.member_columns_):
+        rows = model._inner_split(event, 1000 * member)[0]  # the member's rows without its validation rows
+        k = len(columns)
+        np.testing.assert_array_equal(
+            model.support_[columns], top_columns(X_hd[rows], time[rows], event[rows], k)
+        )
+        assert (
+            model.networks_[member].input_dim == k if hasattr(model.networks_[member], "input_dim") else True
+        )
+    assert len({tuple(c) for c in model.member_columns_}) > 1  # members see different gene sets
+    shared = DeepSurvival(screening="shared", **kw).fit(X_hd, y[:150])
+    assert shared.member_columns_ is None
+    np.testing.assert_array_equal(shared.support_, top_columns(X_hd, time, event, len(shared.support_)))
+    twin = DeepSurvival.from_exported_state(*model.export_state())
+    np.testing.assert_array_equal(twin.predict(X_hd), model.predict(X_hd))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
@@ -35,10 +35,17 @@ from torch import nn
 
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import HEADS, HeadAdapter, make_adapter
-from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding, quantile_bin_edges
+from oncoplan.models.capacity import (
+    evaluation_grid,
+    flexible_settings,
+    paired_loss_test,
+    per_patient_brier,
+    probe_member,
+)
+from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
 from oncoplan.models.ensemble_state import ensemble_tensors, load_member
-from oncoplan.models.feature_selection import auto_n_features, select_by_inner_cv, univariate_cox_scores
+from oncoplan.models.survival_inputs import SurvivalInputs
 from oncoplan.models.targets import survival_target
 from oncoplan.train.loop import TrainConfig, TrainResult, fit_module, resolve_device
 
@@ -47,7 +54,7 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, float, float | None], None]
 
 
-class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
+class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
     """Deep survival model (scikit-survival API).
 
     Args:
@@ -69,6 +76,16 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             the screening size (1x, 2x, 4x the auto size) and the head (``head`` or one of its parts) by
             inner 3-fold CV (Harrell C, 2-member ensembles) on the training rows, stored in ``selected_``;
             None keeps all.
+        high_dim_head: head of every member when the inputs are screened as high-dimensional (None keeps
+            ``head``). The default ``"cox"``: with a few hundred patients and thousands of genes, the
+            semi-parametric partial likelihood has no per-interval baseline to estimate, unlike the
+            discrete-time heads (measured in ``benchmarks/results/survival_attempts.md``).
+        screening: ``"member"`` (default) screens on each member's own training rows (without its
+            early-stopping rows; members see different columns), ``"shared"`` once on all training rows
+            (:mod:`oncoplan.models.survival_inputs`).
+        high_dim_ensemble_scale: screened inputs train this many times ``n_ensemble`` members: with
+            per-member screening the ensemble is a random-subspace ensemble, which needs more members to
+            average out the choice of columns (members are cheap at a few hundred patients).
         input_penalty: weight of a group-lasso penalty on each input's outgoing weights.
         random_state: seed; the same seed gives bit-identical predictions on CPU.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
@@ -80,6 +97,15 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             ensemble members. The linear path always sees the standardised inputs. Screened
             (high-dimensional) inputs are never encoded.
         n_bins: quantile bins per input for ``numeric_embedding="ple"``.
+        capacity: how much freedom the members get. ``"mixed"`` (default): members with plain inputs keep
+            the regularised settings above, members with piecewise-linear inputs train with
+            :func:`~oncoplan.models.capacity.flexible_settings` (no dropout or weight decay, longer
+            training), so the ensemble averages smooth and sharp members. ``"regularised"``: every member
+            with the settings above; ``"flexible"``: every member flexible and encoded; ``"auto"``: one
+            probe member trained both ways on the same inner split decides between regularised and flexible
+            (paired z > 2 on held-out per-patient integrated Brier scores, :mod:`oncoplan.models.capacity`;
+            decision in ``capacity_`` and ``capacity_check_``). Screened high-dimensional inputs are always
+            regularised. Measurements in ``benchmarks/results/survival_attempts.md``.
     """
 
     def __init__(
@@ -99,12 +125,16 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         n_ensemble: int = 6,
         standardize: bool = True,
         max_features: int | str | None = "auto",
+        high_dim_head: str | None = "cox",
+        screening: str = "member",
+        high_dim_ensemble_scale: int = 2,
         input_penalty: float = 0.0,
         random_state: int = 0,
         device: str = "auto",
         head_options: dict | None = None,
         numeric_embedding: str | None = "none+ple",
         n_bins: int = 32,
+        capacity: str = "mixed",
     ) -> None:
         self.head = head
         self.hidden = hidden
@@ -121,14 +151,22 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.n_ensemble = n_ensemble
         self.standardize = standardize
         self.max_features = max_features
+        self.high_dim_head = high_dim_head
+        self.screening = screening
+        self.high_dim_ensemble_scale = high_dim_ensemble_scale
         self.input_penalty = input_penalty
         self.random_state = random_state
         self.device = device
         self.head_options = head_options
         self.numeric_embedding = numeric_embedding
         self.n_bins = n_bins
+        self.capacity = capacity
 
     # ------------------------------------------------------------------ building blocks
+    def _setting(self, name: str):
+        """A training setting, after the flexible-capacity overrides (if the ensemble went flexible)."""
+        return getattr(self, "capacity_overrides_", {}).get(name, getattr(self, name))
+
     def _member_heads(self, head: str | None = None) -> list[str]:
         head = self.head if head is None else head
         names = [h.strip() for h in str(head).split("+") if h.strip()]
@@ -137,7 +175,7 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             raise ConfigError(f"unknown survival head {head!r}", hint=f"one of {', '.join(sorted(HEADS))}")
         if int(self.n_ensemble) < 1:
             raise ConfigError(f"n_ensemble must be >= 1, got {self.n_ensemble}")
-        return [names[k % len(names)] for k in range(int(self.n_ensemble))]
+        return [names[k % len(names)] for k in range(getattr(self, "n_members_", int(self.n_ensemble)))]
 
     def _head_options(self, name: str) -> dict:
         opts = dict(self.head_options or {})
@@ -156,16 +194,19 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             )
         n_heads = len([h for h in str(self.selected_["head"]).split("+") if h.strip()])
         shift = 1 if n_heads % len(parts) == 0 else 0  # so every head meets every representation
-        return [parts[(k + shift * (k // n_heads)) % len(parts)] for k in range(int(self.n_ensemble))]
+        n_members = getattr(self, "n_members_", int(self.n_ensemble))
+        return [parts[(k + shift * (k // n_heads)) % len(parts)] for k in range(n_members)]
 
-    def _new_network(self, seed: int, n_outputs: int, embedding: str = "none") -> TabularSurvivalNet:
+    def _new_network(
+        self, seed: int, n_outputs: int, embedding: str = "none", dropout: float | None = None
+    ) -> TabularSurvivalNet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return TabularSurvivalNet(
                 self.n_inputs_,
                 n_outputs,
                 tuple(self.hidden),
-                self.dropout,
+                self._setting("dropout") if dropout is None else dropout,
                 self.norm,
                 self.linear_skip,
                 embedding=PiecewiseLinearEncoding(self.bin_edges_) if embedding == "ple" else None,
@@ -179,70 +220,21 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             raise ConfigError(f"batch_size must be an integer, None or 'auto', got {batch!r}")
         return TrainConfig(
             lr=self.lr,
-            weight_decay=self.weight_decay,
+            weight_decay=self._setting("weight_decay"),
             batch_size=batch,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
+            max_epochs=self._setting("max_epochs"),
+            patience=self._setting("patience"),
             seed=seed,
             device=self.device,
         )
 
     def _inner_split(self, event: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(len(event))
-        n_val = int(round(self.validation_fraction * len(event)))
-        if self.validation_fraction <= 0 or n_val < 2 or event.sum() < 4:
+        fraction = self._setting("validation_fraction")
+        n_val = int(round(fraction * len(event)))
+        if fraction <= 0 or n_val < 2 or event.sum() < 4:
             return rows, rows[:0]
-        return train_test_split(
-            rows, test_size=self.validation_fraction, random_state=seed, stratify=event.astype(int)
-        )
-
-    def _select_high_dim(self, X: np.ndarray, y: np.ndarray) -> dict:
-        """``max_features="cv"``: inner 3-fold CV over screening sizes and heads (high-dimensional X only)."""
-        k0 = auto_n_features(*X.shape)
-        if k0 is None:
-            return {"max_features": None, "head": self.head}
-        sizes = sorted({min(k * k0, X.shape[1]) for k in (1, 2, 4)})
-        parts = [h.strip() for h in str(self.head).split("+") if h.strip()]
-        heads = list(dict.fromkeys([str(self.head), *parts]))
-        candidates = [{"max_features": k, "head": h} for h in heads for k in sizes]
-        search = {"n_ensemble": min(2, int(self.n_ensemble)), "max_features": None, "head": self.head}
-
-        def make(settings: dict) -> DeepSurvival:
-            return clone(self).set_params(**{**search, **settings})
-
-        best, scores = select_by_inner_cv(make, candidates, X, y, n_splits=3, seed=int(self.random_state))
-        self.selection_scores_ = list(zip(candidates, scores, strict=True))
-        logger.info("high-dimensional inputs: inner CV chose %s", best)
-        return best
-
-    def _fit_inputs(self, X: np.ndarray, time: np.ndarray, event: np.ndarray, k: int | str | None) -> None:
-        """Screening to ``k`` columns and standardisation, fitted on the training rows."""
-        if k == "auto":
-            k = auto_n_features(*X.shape)
-        elif k is not None and (isinstance(k, str) or int(k) < 1):
-            raise ConfigError(f"max_features must be a positive integer, 'auto', 'cv' or None, got {k!r}")
-        self.support_ = None
-        if k is not None and int(k) < X.shape[1]:
-            scores = univariate_cox_scores(X, time, event)
-            self.support_ = np.sort(np.argsort(-np.abs(scores), kind="stable")[: int(k)])
-            logger.info("screened %d of %d input columns (univariate Cox)", int(k), X.shape[1])
-        kept = X if self.support_ is None else X[:, self.support_]
-        self.n_inputs_ = kept.shape[1]
-        self.input_mean_ = kept.mean(axis=0) if self.standardize else np.zeros(kept.shape[1])
-        scale = kept.std(axis=0) if self.standardize else np.ones(kept.shape[1])
-        self.input_scale_ = np.where(scale > 1e-12, scale, 1.0)
-        self.bin_edges_ = None
-        if self.support_ is not None and "ple" in self.embeddings_:
-            # screened high-dimensional inputs already outnumber the patients; n_bins times more MLP inputs
-            # would only add variance, so every member sees the standardised inputs
-            logger.info("high-dimensional inputs: no piecewise-linear encoding")
-            self.embeddings_ = ["none"] * len(self.embeddings_)
-        if "ple" in self.embeddings_:
-            self.bin_edges_ = quantile_bin_edges((kept - self.input_mean_) / self.input_scale_, self.n_bins)
-
-    def _inputs(self, X: np.ndarray) -> torch.Tensor:
-        kept = X if self.support_ is None else X[:, self.support_]
-        return torch.as_tensor((kept - self.input_mean_) / self.input_scale_, dtype=torch.float32)
+        return train_test_split(rows, test_size=fraction, random_state=seed, stratify=event.astype(int))
 
     def _regularizer(self) -> Callable[[nn.Module], torch.Tensor] | None:
         if not self.input_penalty:
@@ -270,14 +262,15 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         )
         return linear.cpu()
 
-    def _fit_member(self, member: int, name: str, x, time, event, progress) -> None:
+    def _fit_member(self, member: int, name: str, x, time, event, progress, split=None, embedding=None):
+        """Train member ``member`` (head ``name``); returns (network, adapter, history, validation rows)."""
         seed = int(self.random_state) + 1000 * member
         adapter = make_adapter(name, **self._head_options(name))
         adapter.prepare(time, event)
-        train_rows, val_rows = self._inner_split(event, seed)
+        train_rows, val_rows = self._inner_split(event, seed) if split is None else split
         targets = adapter.targets(time, event)
         config = self._train_config(seed, len(train_rows))
-        net = self._new_network(seed, adapter.n_outputs, self.embeddings_[member])
+        net = self._new_network(seed, adapter.n_outputs, embedding or self.embeddings_[member])
         if self.linear_init and self.linear_skip:
             linear = self._fit_linear(adapter, x, targets, train_rows, val_rows, config)
             net.load_linear(linear.weight.detach(), linear.bias.detach())
@@ -296,9 +289,47 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         net.to("cpu").eval()
         with torch.no_grad():
             adapter.finalize(net(x).numpy().astype(np.float64), time, event)
-        self.networks_.append(net)
-        self.adapters_.append(adapter)
-        self.histories_.append(history)
+        return net, adapter, history, val_rows
+
+    def _check_capacity(self, heads: list[str], x, time, event, progress) -> dict[int, tuple]:
+        """``capacity="auto"``: train the probe member regularised and flexible on the same inner split,
+        decide ``capacity_``; returns the members already trained that the ensemble keeps."""
+        self.capacity_ = self.capacity if self.capacity in ("flexible", "mixed") else "regularised"
+        self.capacity_check_ = None
+        if self.capacity not in ("auto", "flexible", "regularised", "mixed"):
+            raise ConfigError(f"capacity must be 'auto', 'regularised' or 'flexible', got {self.capacity!r}")
+        if self.support_ is not None:
+            self.capacity_ = "regularised"
+        if self.capacity != "auto" or self.support_ is not None:
+            return {}
+        k = probe_member(heads, self.embeddings_)
+        if k is None:
+            logger.info("capacity check skipped: no member to probe among %s", heads)
+            return {}
+        regular = self._fit_member(k, heads[k], x, time, event, progress)
+        val_rows = regular[3]
+        if len(val_rows) < 2:
+            return {k: regular}
+        flexible_overrides = flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
+        self.capacity_overrides_ = {k: v for k, v in flexible_overrides.items() if k != "validation_fraction"}
+        split = (np.setdiff1d(np.arange(len(time)), val_rows), val_rows)
+        flexible = self._fit_member(k, heads[k], x, time, event, progress, split=split, embedding="ple")
+        self.capacity_overrides_ = {}
+        train_rows = split[0]
+        grid = evaluation_grid(time[train_rows], event[train_rows], time[val_rows])
+        losses = []
+        for net, adapter, *_ in (regular, flexible):
+            with torch.no_grad():
+                surv = adapter.survival(net(x[val_rows]).numpy().astype(np.float64), grid)
+            args = (time[val_rows], event[val_rows], time[train_rows], event[train_rows])
+            losses.append(per_patient_brier(surv, grid, *args))
+        check = paired_loss_test(*losses)
+        self.capacity_check_ = check.as_dict()
+        logger.info("capacity check on %d held-out patients: z = %.2f", check.n_patients, check.z)
+        if check.prefer_flexible:
+            self.capacity_ = "flexible"
+            return {}
+        return {k: regular}
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressFn | None = None) -> DeepSurvival:
@@ -307,18 +338,41 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         event, time = survival_target(X, y)
         self.selected_ = {"max_features": self.max_features, "head": self.head}
         self.selection_scores_: list[tuple[dict, float]] = []
+        self.capacity_overrides_: dict[str, object] = {}
         if self.max_features == "cv":
             self.selected_ = self._select_high_dim(X, y)
+        elif self.high_dim_head and self._screens(X.shape, self.max_features):
+            self.selected_["head"] = self.high_dim_head
+        screened = self._screens(X.shape, self.selected_["max_features"])
+        self.n_members_ = int(self.n_ensemble) * (int(self.high_dim_ensemble_scale) if screened else 1)
         heads = self._member_heads(self.selected_["head"])
         self.embeddings_ = self._embeddings()
         self.n_features_in_ = X.shape[1]
         self._fit_inputs(X, time, event, k=self.selected_["max_features"])
         x = self._inputs(X)
-        self.networks_: list[TabularSurvivalNet] = []
-        self.adapters_: list[HeadAdapter] = []
-        self.histories_: list[TrainResult] = []
+        trained = self._check_capacity(heads, x, time, event, progress)
+        if self.capacity_ == "flexible":
+            self.capacity_overrides_ = flexible_settings(
+                self.patience, self.max_epochs, self.validation_fraction
+            )
+            self.embeddings_ = ["ple"] * len(heads)
+        members, self.member_dropout_ = [], []
         for member, name in enumerate(heads):
-            self._fit_member(member, name, x, time, event, progress)
+            if self.capacity_ == "mixed":
+                flexible = self.embeddings_[member] == "ple"
+                self.capacity_overrides_ = (
+                    flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
+                    if flexible
+                    else {}
+                )
+            self.member_dropout_.append(float(self._setting("dropout")))  # the layout of the member's network
+            members.append(
+                trained.get(member)
+                or self._fit_member(member, name, self._member_x(x, member), time, event, progress)
+            )
+        self.networks_ = [m[0] for m in members]
+        self.adapters_ = [m[1] for m in members]
+        self.histories_: list[TrainResult] = [m[2] for m in members]
         self.adapter_ = self.adapters_[0]
         self.unique_times_ = np.unique(time[event])
         self.event_times_ = self.unique_times_
@@ -329,10 +383,10 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         """Network outputs of every member (each (n, n_outputs of its head))."""
         x = self._inputs(X)
         outs = []
-        for net in self.networks_:
+        for member, net in enumerate(self.networks_):
             net.eval()
             with torch.no_grad():
-                outs.append(net(x).numpy().astype(np.float64))
+                outs.append(net(self._member_x(x, member)).numpy().astype(np.float64))
         return outs
 
     def _check_X(self, X: np.ndarray) -> np.ndarray:
@@ -399,15 +453,21 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             "head_state": self.adapters_[0].state(),
             "heads": [a.name for a in self.adapters_],
             "embeddings": list(self.embeddings_),
+            "capacity": getattr(self, "capacity_", None),
+            "capacity_check": getattr(self, "capacity_check_", None),
             "head_states": [a.state() for a in self.adapters_],
             "n_outputs": [int(a.n_outputs) for a in self.adapters_],
             "support": None if self.support_ is None else self.support_.tolist(),
+            "member_columns": None
+            if self.member_columns_ is None
+            else [np.asarray(c).tolist() for c in self.member_columns_],
             "input_mean": self.input_mean_.tolist(),
             "input_scale": self.input_scale_.tolist(),
             "bin_edges": None
             if self.bin_edges_ is None
             else np.where(np.isfinite(self.bin_edges_), self.bin_edges_, None).tolist(),
             "n_members": len(self.networks_),
+            "member_dropout": list(self.member_dropout_),
             "best_epochs": [h.best_epoch for h in self.histories_],
         }
         return state, ensemble_tensors(self.networks_)
@@ -425,6 +485,10 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         support = state.get("support")
         model.support_ = None if support is None else np.asarray(support, dtype=np.int64)
         model.n_inputs_ = model.n_features_in_ if support is None else len(support)
+        columns = state.get("member_columns")
+        model.member_columns_ = None if columns is None else [np.asarray(c, dtype=np.int64) for c in columns]
+        if columns is not None:
+            model.n_inputs_ = len(columns[0])
         model.input_mean_ = np.asarray(state.get("input_mean", np.zeros(model.n_inputs_)), dtype=float)
         model.input_scale_ = np.asarray(state.get("input_scale", np.ones(model.n_inputs_)), dtype=float)
         edges = state.get("bin_edges")
@@ -437,7 +501,10 @@ class DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
             adapter = make_adapter(heads[k], **model._head_options(heads[k]))
             adapter.load_state(head_states[k])
             embedding = model.embeddings_[k]
-            net = model._new_network(int(model.random_state) + 1000 * k, adapter.n_outputs, embedding)
+            dropout = state.get("member_dropout", [model.dropout] * n_members)[k]
+            net = model._new_network(
+                int(model.random_state) + 1000 * k, adapter.n_outputs, embedding, dropout
+            )
             load_member(net, tensors, k)
             model.adapters_.append(adapter)
             model.networks_.append(net)

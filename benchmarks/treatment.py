@@ -9,9 +9,16 @@ Sections (select with ``--sections``; default all):
 * ``trials``: randomized trials survset:colon and survset:GBSG2 (tau 5 years = 1826 days); cross-fitted
   (5 folds, seed 0) policy value RMST(tau) with 95% bootstrap CI (IPW Kaplan-Meier, and doubly robust) for
   oncoplan's recommender, treat-all-k, observed, CoxPH S-learner (arm x covariate interactions) and RSF
-  T-learner. Every method is scored on the same folds with the same evaluation propensities. oncoplan's
-  recommender runs with ``--inner-check 3`` by default: per outer fold, an inner 3-fold cross-fit on the
-  training folds only decides between its personalised policy and treat-all-default (IPW Kaplan-Meier).
+  T-learner. Every method is scored on the same folds with the same evaluation propensities. "oncoplan" is
+  the network's own policy (with ``--inner-check 3``: per outer fold, an inner 3-fold cross-fit on the
+  training folds decides between its personalised policy and treat-all-default). "oncoplan + DR stage
+  (hybrid)" adds the calibrated DR stage (``--dr-stage calibrated --stage-models rsf_t,cox_s``): per outer
+  fold, an inner 3-fold cross-fit on the training folds only gives AIPW RMST contrasts, against which the
+  network's contrasts and those of an RSF T-learner and a Cox S-learner are calibrated; a patient leaves
+  the training folds' best-on-average arm only along a candidate whose heterogeneity passes a
+  Bonferroni-corrected one-sided 5% test (:class:`oncoplan.recommend.dr_policy.CalibratedContrastPolicy`).
+  It is a hybrid of deep and classical learners, reported beside the network; ``--seed`` changes folds
+  and models.
 * ``rotterdam``: DeepSurv's experiment (deepsurv:gbsg): train on Rotterdam, recommend hormone therapy on
   GBSG; Kaplan-Meier recommended vs anti-recommended, log-rank p, hazard ratio (lifelines).
 * ``semisynth``: oncoplan.data.simulate on survset:rott2 covariates, low / high confounding; RMST-PEHE and
@@ -63,6 +70,11 @@ IHDP_PARAMS = {
 }
 NET_PARAMS = {"n_ensemble": 5, "bootstrap": True, "max_epochs": 200, "patience": 20, "ipw": "logistic"}
 TRIALS = {"colon": "survset:colon", "GBSG2": "survset:GBSG2"}
+#: candidate contrast models of the calibrated DR stage (``--stage-models``)
+STAGE_MODELS = {"rsf_t": ("rsf", "t"), "cox_s": ("cox", "s")}
+#: the network followed by the DR policy stage over the network's and the classical learners' contrasts: a
+#: hybrid, reported beside (never instead of) the network's own policy, "oncoplan"
+STAGE_LABEL = "oncoplan + DR stage (hybrid)"
 log = logging.getLogger("treatment-bench")
 
 
@@ -215,6 +227,7 @@ def _averaged_fit_predict(cohort, params, other):
 def run_trials(args: argparse.Namespace) -> None:
     from oncoplan.data import load_cohort
     from oncoplan.models.effects_baselines import SLearnerSurvival, TLearnerSurvival
+    from oncoplan.recommend.crossfit_learners import meta_learner_fit_predict
     from oncoplan.recommend.crossfit_policy import (
         cross_fitted_policy,
         evaluate_cross_fitted,
@@ -228,11 +241,19 @@ def run_trials(args: argparse.Namespace) -> None:
         if args.trials and label not in args.trials.split(","):
             continue
         cohort = load_cohort(source)
-        prop = evaluation_propensity(cohort, seed=0)
+        prop = evaluation_propensity(cohort, seed=args.seed)
+        stage_models = {
+            name: meta_learner_fit_predict(cohort, base, kind, seed=args.seed)
+            for name, (base, kind) in STAGE_MODELS.items()
+            if name in (args.stage_models or "").split(",")
+        }
         methods = {
             "oncoplan": None,
+            STAGE_LABEL: STAGE_LABEL,
             "CoxPH S-learner": _baseline_fit_predict(cohort, lambda: SLearnerSurvival("cox")),
-            "RSF T-learner": _baseline_fit_predict(cohort, lambda: TLearnerSurvival("rsf")),
+            "RSF T-learner": _baseline_fit_predict(
+                cohort, lambda: TLearnerSurvival("rsf", random_state=args.seed)
+            ),
             "oncoplan+RSF average": _averaged_fit_predict(
                 cohort, params, _baseline_fit_predict(cohort, lambda: TLearnerSurvival("rsf"))
             ),
@@ -243,18 +264,23 @@ def run_trials(args: argparse.Namespace) -> None:
             ):
                 continue
             start = time.perf_counter()
+            network, stage = fp is None or fp == STAGE_LABEL, fp == STAGE_LABEL
             result = cross_fitted_policy(
                 cohort,
                 tau,
                 params,
                 n_folds=5,
-                seed=0,
-                shrinkage=args.shrinkage if fp is None else 1.0,
+                seed=args.seed,
+                shrinkage=args.shrinkage if network else 1.0,
                 level=args.level,
-                fit_predict=fp,
-                inner_check=args.inner_check if fp is None else 0,
+                fit_predict=None if network else fp,
+                inner_check=args.inner_check if network else 0,
+                dr_stage=args.dr_stage if stage else "none",
+                contrast_models=stage_models if stage else None,
             )
-            table = evaluate_cross_fitted(cohort, result, tau, propensity=prop, n_boot=args.n_boot, seed=0)
+            table = evaluate_cross_fitted(
+                cohort, result, tau, propensity=prop, n_boot=args.n_boot, seed=args.seed
+            )
             log.info("trials %s %s: personalised folds %s", label, name, result.personalized)
             elapsed = time.perf_counter() - start
             for r in table.itertuples():
@@ -282,8 +308,10 @@ def run_trials(args: argparse.Namespace) -> None:
     ipw = table[table["estimator"] == "ipw_km"].drop(columns=["estimator"])
     lines = [
         f"Policy value RMST({tau:g} days), IPW Kaplan-Meier, 95% bootstrap CI ({args.n_boot} resamples); "
-        f"oncoplan settings `{json.dumps(params, default=list)}`, shrinkage {args.shrinkage}, "
-        f"interval level {args.level}, inner check {args.inner_check} folds:",
+        f"seed {args.seed}; oncoplan settings `{json.dumps(params, default=list)}`, "
+        f"shrinkage {args.shrinkage}, "
+        f"interval level {args.level}, inner check {args.inner_check} folds, DR stage {args.dr_stage} "
+        f"(extra contrast models: {args.stage_models or 'none'}):",
         "",
         *md_table(ipw, ".1f"),
         "",
@@ -474,7 +502,20 @@ def main(argv: list[str] | None = None) -> None:
         default=3,
         help="inner folds of the personalise-vs-treat-all check (0 = off)",
     )
+    parser.add_argument(
+        "--dr-stage",
+        default="calibrated",
+        help="oncoplan's policy stage: none, ridge or calibrated (crossfit_policy dr_stage)",
+    )
+    parser.add_argument(
+        "--stage-models",
+        default="rsf_t,cox_s",
+        help="extra candidate contrast models of the calibrated stage ('' for none)",
+    )
     parser.add_argument("--level", type=float, default=0.9, help="interval level of the abstention rule")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="trials: seed of the folds, the models and the bootstrap"
+    )
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tag", default="", help="suffix of the output files (attempts), e.g. _attempt1")

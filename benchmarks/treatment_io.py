@@ -20,16 +20,32 @@ def as_tuples(params: dict) -> dict:
 
 def write_section(section: str, table: pd.DataFrame, lines: list[str], header: str, tag: str = "") -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS / f"treatment_{section}{tag}.csv", index=False)
-    (RESULTS / f"treatment_{section}{tag}.md").write_text("\n".join([header, *lines, ""]), encoding="utf-8")
-    if tag:
-        return  # tagged runs (attempts) are kept apart from the main results
+    text = "\n".join([header, *lines, ""])
+    if tag:  # tagged runs (attempts) are kept apart from the main results, in the attempt log
+        append_attempt(section, table, text, tag)
+        return
+    table.to_csv(RESULTS / f"treatment_{section}.csv", index=False)
+    (RESULTS / f"treatment_{section}.md").write_text(text, encoding="utf-8")
     parts = [
         (RESULTS / f"treatment_{s}.md").read_text(encoding="utf-8")
         for s in SECTIONS
         if (RESULTS / f"treatment_{s}.md").exists()
     ]
     (RESULTS / "treatment.md").write_text("# Treatment benchmark\n\n" + "\n".join(parts), encoding="utf-8")
+
+
+def append_attempt(section: str, table: pd.DataFrame, text: str, tag: str) -> None:
+    """Append a tagged run to ``treatment_attempts.md`` (as ``### [name] ...``) and ``.csv``."""
+    name = tag.removeprefix("_attempt_").lstrip("_")
+    with (RESULTS / "treatment_attempts.md").open("a", encoding="utf-8") as fh:
+        fh.write("\n" + text.replace("## ", f"### [{name}] ", 1))
+    csv = RESULTS / "treatment_attempts.csv"
+    rows = table.assign(section=section, attempt=name)
+    old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["section", "attempt"])
+    merged = pd.concat([old, rows], ignore_index=True)
+    merged[["section", "attempt", *[c for c in merged.columns if c not in ("section", "attempt")]]].to_csv(
+        csv, index=False
+    )
 
 
 def section_header(title: str, command: str) -> str:

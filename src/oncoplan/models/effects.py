@@ -82,6 +82,9 @@ class TreatmentEffectNet(BaseEstimator):
         head: per-arm survival head (``"logistic_hazard"``, ``"pc_hazard"``, ``"weibull"``, ``"lognormal"``).
         n_cuts: cut points of the quantile time grid of the grid heads.
         hidden, head_hidden, dropout: widths of the shared / per-arm MLPs and their dropout.
+        shared_trunk: TARNet's shared representation (default); ``False``: one ``hidden`` trunk per arm
+            (a neural T-learner; ``alpha`` then only shapes the propensity trunk).
+        arm_skip: also feed the inputs straight to every arm's MLP (arm-specific covariate paths).
         alpha: weight of the linear-MMD balancing penalty between arm representations (0 = TARNet).
         beta: weight of the propensity cross-entropy (DragonNet); 0 leaves the propensity head untrained.
         lr, weight_decay, batch_size, max_epochs, patience: optimisation (shared trainer).
@@ -109,6 +112,8 @@ class TreatmentEffectNet(BaseEstimator):
         hidden: tuple[int, ...] = (64, 64),
         head_hidden: tuple[int, ...] = (32,),
         dropout: float = 0.1,
+        shared_trunk: bool = True,
+        arm_skip: bool = False,
         alpha: float = 0.1,
         beta: float = 1.0,
         lr: float = 1e-3,
@@ -133,6 +138,8 @@ class TreatmentEffectNet(BaseEstimator):
         self.hidden = hidden
         self.head_hidden = head_hidden
         self.dropout = dropout
+        self.shared_trunk = shared_trunk
+        self.arm_skip = arm_skip
         self.alpha = alpha
         self.beta = beta
         self.lr = lr
@@ -164,6 +171,8 @@ class TreatmentEffectNet(BaseEstimator):
                 self.dropout,
                 self.head,
                 self.grid_,
+                shared_trunk=self.shared_trunk,
+                arm_skip=self.arm_skip,
             )
 
     def _config(self, seed: int) -> TrainConfig:

@@ -2,10 +2,13 @@
 
 TARNet / CFR (Shalit et al., ICML 2017) and DragonNet (Shi et al., NeurIPS 2019) for K >= 2 arms:
 
-* a shared MLP representation ``phi(x)`` (ELU activations, as in CFR);
-* one outcome head per arm on ``phi(x)``: a small MLP followed by any oncoplan survival head
-  (logistic hazard on a quantile time grid by default, see :mod:`oncoplan.models.heads`), or a scalar
-  output for a continuous (squared error) or binary (cross-entropy) response;
+* a shared MLP representation ``phi(x)`` (ELU activations, as in CFR); with ``shared_trunk=False`` every
+  arm gets its own representation MLP instead (a neural T-learner: no parameter couples the arms' outcome
+  models, so their contrasts are not pulled together by a common trunk), and ``phi(x)`` only feeds the
+  propensity head;
+* one outcome head per arm on ``phi(x)`` (or on the arm's own trunk): a small MLP followed by any oncoplan
+  survival head (logistic hazard on a quantile time grid by default, see :mod:`oncoplan.models.heads`), or a
+  scalar output for a continuous (squared error) or binary (cross-entropy) response;
 * a propensity head ``softmax(W phi(x))`` trained with cross-entropy (DragonNet);
 * a balancing term: the linear maximum mean discrepancy between the representation of every arm and the
   pooled representation (``sum_k ||mean_{A=k} phi - mean phi||^2``, CFR's ``mmd2_lin`` for K arms).
@@ -69,6 +72,10 @@ class EffectNetwork(nn.Module):
         dropout: dropout after every hidden layer.
         head: survival head name (one of :data:`ARM_HEADS`) when ``outcome="survival"``.
         grid: fitted :class:`TimeGrid` for grid heads.
+        shared_trunk: one representation for all arms (TARNet, default); ``False`` gives each arm its own
+            ``hidden`` MLP (the shared one then feeds the propensity head and the balancing term only).
+        arm_skip: feed the raw inputs to every arm's MLP next to the representation (a direct, arm-specific
+            path from the covariates, like the arm x covariate terms of an S-learner).
 
     Shapes: input ``(batch, n_features)``; output ``(batch, K * n_out + K + width)``, unpacked by
     :meth:`split` into outcome ``(batch, K, n_out)``, propensity logits ``(batch, K)`` and representation.
@@ -84,6 +91,8 @@ class EffectNetwork(nn.Module):
         dropout: float = 0.1,
         head: str = "logistic_hazard",
         grid: TimeGrid | None = None,
+        shared_trunk: bool = True,
+        arm_skip: bool = False,
     ) -> None:
         super().__init__()
         if outcome not in OUTCOMES:
@@ -94,10 +103,16 @@ class EffectNetwork(nn.Module):
         self.outcome = outcome
         self.representation, width = mlp(n_features, hidden, dropout)
         self.width = width
+        self.shared_trunk = bool(shared_trunk)
+        self.arm_trunks = nn.ModuleList()
+        if not self.shared_trunk:
+            self.arm_trunks.extend(mlp(n_features, hidden, dropout)[0] for _ in range(n_arms))
+        self.arm_skip = bool(arm_skip)
+        self.arm_in = width + (n_features if self.arm_skip else 0)
         self.arm_mlps = nn.ModuleList()
         self.arm_heads = nn.ModuleList()
         for _ in range(n_arms):
-            body, w = mlp(width, head_hidden, dropout)
+            body, w = mlp(self.arm_in, head_hidden, dropout)
             self.arm_mlps.append(body)
             if outcome == "survival":
                 if head not in ARM_HEADS:
@@ -111,11 +126,14 @@ class EffectNetwork(nn.Module):
 
     def _head_width(self) -> int:
         lin = [m for m in self.arm_mlps[0].modules() if isinstance(m, nn.Linear)]
-        return lin[-1].out_features if lin else self.width
+        return lin[-1].out_features if lin else self.arm_in
 
     def forward(self, x: Tensor) -> Tensor:
         z = self.representation(x)
-        outs = [head(body(z)) for body, head in zip(self.arm_mlps, self.arm_heads, strict=True)]
+        trunks = [z] * self.n_arms if self.shared_trunk else [trunk(x) for trunk in self.arm_trunks]
+        if self.arm_skip:
+            trunks = [torch.cat([h, x], dim=1) for h in trunks]
+        outs = [head(body(h)) for h, body, head in zip(trunks, self.arm_mlps, self.arm_heads, strict=True)]
         return torch.cat([torch.cat(outs, dim=1), self.propensity(z), z], dim=1)
 
     def split(self, packed: Tensor) -> tuple[Tensor, Tensor, Tensor]:

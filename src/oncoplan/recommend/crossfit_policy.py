@@ -3,7 +3,9 @@
 * :func:`cross_fitted_policy`: out-of-fold recommendations from the treatment-effect network; abstentions
   fall back to the training folds' best-on-average arm, explicitly, so the policy is defined for everyone;
   optionally an inner check on the training folds keeps the personalised policy only when it beats
-  treat-all-default there.
+  treat-all-default there (when the network's policy is treat-all-default anyway, as on colon, the two
+  values tie and treat-all is kept), or a DR stage (``dr_stage``, :mod:`oncoplan.recommend.dr_policy`)
+  learned on inner folds of the training rows decides who deviates from the best-on-average arm.
 * :func:`evaluate_cross_fitted`: the policy-evaluation table (recommended policy, treat-all-k, observed;
   IPW Kaplan-Meier and doubly robust, bootstrap CIs).
 
@@ -28,11 +30,15 @@ from oncoplan.errors import ConfigError
 from oncoplan.evaluate.overlap import estimate_propensity
 from oncoplan.evaluate.policy import cross_fit_folds, evaluate_policies, policy_value_ipw
 from oncoplan.preprocess.tabular import TabularPreprocessor
+from oncoplan.recommend.dr_policy import CalibratedContrastPolicy, DRContrastPolicy, aipw_rmst_scores
 from oncoplan.recommend.pipeline import fit_effect_estimator
 from oncoplan.recommend.ranking import policy_arms, recommend
-from oncoplan.recommend.rmst import rmst_ensemble
+from oncoplan.recommend.rmst import rmst_ensemble, rmst_from_curves
 
 logger = logging.getLogger(__name__)
+
+#: policy stages of :func:`cross_fitted_policy` (``dr_stage``)
+DR_STAGES = ("none", "ridge", "calibrated")
 
 
 def shrink_toward_average(
@@ -80,6 +86,8 @@ def cross_fitted_policy(
     shrinkage: float = 1.0,
     fit_predict: Callable | None = None,
     inner_check: int = 0,
+    dr_stage: str = "none",
+    contrast_models: Mapping[str, Callable] | None = None,
 ) -> CrossFitResult:
     """Out-of-fold recommendations of the effect network for every patient of ``cohort``.
 
@@ -94,7 +102,22 @@ def cross_fitted_policy(
     RMST(tau) (propensities cross-fitted on the training part) is compared with treating the whole training
     part with its default arm; when personalising does not beat treat-all-default there, the whole test fold
     gets the default arm (recorded in ``CrossFitResult.personalized``).
+
+    ``dr_stage`` (``"ridge"`` or ``"calibrated"``; default ``"none"``) decides the policy with a stage of
+    :mod:`oncoplan.recommend.dr_policy` instead: per outer fold, an inner ``max(inner_check, 3)``-fold
+    cross-fit of the model on the training rows gives out-of-fold curves, hence AIPW RMST scores
+    (propensities cross-fitted on the training rows); their contrasts vs the training rows' best-on-average
+    arm are ridge-regressed on the covariates (``"ridge"``) or used to calibrate the model's own contrasts
+    (``"calibrated"``), and each test patient gets the arm with the best predicted contrast. ``abstained`` /
+    ``reasons`` still report the network's abstention rule (clinical output); ``recommended`` is then the
+    stage's arm for everyone, ``default_arms`` the stage's default (highest mean AIPW score) and
+    ``personalized`` whether anyone in the fold leaves it. ``contrast_models`` (name -> ``fit_predict``, e.g.
+    :func:`oncoplan.recommend.crossfit_learners.meta_learner_fit_predict`) adds candidate contrast models
+    to the calibrated stage, cross-fitted on the same inner folds; the AIPW scores keep the main model's
+    curves.
     """
+    if dr_stage not in DR_STAGES:
+        raise ConfigError(f"dr_stage must be one of {DR_STAGES}, got {dr_stage!r}")
     arms = list(cohort.arms or [])
     folds = cross_fit_folds(cohort.n_patients, n_folds, seed, stratify=cohort.treatment.to_numpy())
     n, k = cohort.n_patients, len(arms)
@@ -111,7 +134,17 @@ def cross_fitted_policy(
         s_tr, s_te, prop, ood, times, fold_arms = fp(tr, te)
         rec, abst, why, default = _fold_policy(s_tr, s_te, prop, ood, times, fold_arms, **rule)
         keep = True
-        if inner_check >= 2:
+        if dr_stage != "none":
+            extra = {name: (m, None) for name, m in (contrast_models or {}).items()}
+            stage_models = {
+                "model": (fp, (s_te, times, fold_arms)),
+                **(extra if dr_stage == "calibrated" else {}),
+            }
+            rec, default = _dr_stage_arms(
+                cohort, tr, te, stage_models, max(inner_check, 3), seed, tau, dr_stage
+            )
+            keep = bool(np.any(rec != default))
+        elif inner_check >= 2:
             keep = _personalizing_pays(cohort, tr, fp, inner_check, seed, rule)
             if not keep:
                 rec, abst, why = (
@@ -162,6 +195,79 @@ def _fold_policy(
     abst = np.array([not r.recommended for r in results], dtype=bool)
     why = [None if r.recommended else str(r.reason.value) for r in results]
     return rec, abst, why, fold_arms[default]
+
+
+def _inner_crossfit(
+    cohort: Cohort, tr: np.ndarray, fp: Callable, n_inner: int, seed: int
+) -> tuple[np.ndarray, list]:
+    """Inner cross-fit on the training rows ``tr``: inner fold labels and per-fold ``fp`` outputs."""
+    part = cohort.subset(tr)
+    inner = cross_fit_folds(len(tr), n_inner, seed + 1, stratify=part.treatment.to_numpy())
+    outputs = []
+    for g in range(n_inner):
+        a, b = np.flatnonzero(inner != g), np.flatnonzero(inner == g)
+        outputs.append(fp(tr[a], tr[b]))
+    return inner, outputs
+
+
+def _dr_stage_arms(
+    cohort: Cohort,
+    tr: np.ndarray,
+    te: np.ndarray,
+    models: Mapping[str, tuple[Callable, tuple | None]],
+    n_inner: int,
+    seed: int,
+    tau: float,
+    kind: str,
+) -> tuple[np.ndarray, str]:
+    """DR-stage policy (arm per test row, default arm) for the rows ``te``, learned on the rows ``tr`` only.
+
+    ``models``: name -> (``fit_predict``, outer ``(test samples, times, arms)`` or None to fit them); the
+    first is the main model (its inner out-of-fold curves feed the AIPW scores).
+    """
+    arms = list(cohort.arms or [])
+    inner_mu, test_mu = [], []
+    curves = grid = None
+    for fp, test_curves in models.values():
+        inner, outputs = _inner_crossfit(cohort, tr, fp, n_inner, seed)
+        grid_m = np.unique(np.concatenate([o[4] for o in outputs] + [[0.0, tau]]))
+        curves_m = np.ones((len(tr), len(arms), len(grid_m)))
+        for g, (_, s_b, _, _, times, fold_arms) in enumerate(outputs):
+            cols = [arms.index(a) for a in fold_arms]
+            curves_m[np.ix_(np.flatnonzero(inner == g), cols)] = _on_grid(s_b.mean(axis=0), times, grid_m)
+        if curves is None:
+            curves, grid = curves_m, grid_m
+        inner_mu.append(rmst_from_curves(curves_m, grid_m, tau))
+        if kind == "calibrated":
+            if test_curves is None:
+                _, s_te, _, _, times, fold_arms = fp(tr, te)
+            else:
+                s_te, times, fold_arms = test_curves
+            mu = np.full((len(te), len(arms)), np.nan)
+            mu[:, [arms.index(a) for a in fold_arms]] = rmst_from_curves(s_te.mean(axis=0), times, tau)
+            test_mu.append(mu)
+    part = cohort.subset(tr)
+    received = np.array([arms.index(a) for a in part.treatment.to_numpy().astype(str)])
+    prop = evaluation_propensity(part, seed=seed)
+    scores = aipw_rmst_scores(part.time, part.event, received, prop, curves, grid, tau)
+    default = int(np.argmax(scores.mean(axis=0)))
+    if kind == "calibrated":
+        c_tr = np.stack([m - m[:, [default]] for m in inner_mu])
+        c_te = np.stack([m - m[:, [default]] for m in test_mu])
+        picks = CalibratedContrastPolicy(default).fit(c_tr, scores).predict_arm(c_te)
+    else:
+        frame = cohort.features(include_treatment=False)
+        numeric, categorical = cohort.feature_types(include_treatment=False)
+        prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
+        x_tr = prep.fit(frame.iloc[tr]).transform(frame.iloc[tr])
+        picks = DRContrastPolicy(default).fit(x_tr, scores).predict_arm(prep.transform(frame.iloc[te]))
+    logger.info(
+        "DR stage: default %s, %d of %d test patients deviate",
+        arms[default],
+        int((picks != default).sum()),
+        len(te),
+    )
+    return np.asarray(arms, dtype=object)[picks], arms[default]
 
 
 def _personalizing_pays(

@@ -91,3 +91,30 @@ def test_deepsurv_cohorts_load(name, n):
     cohort = load_cohort(f"deepsurv:{name}")
     assert cohort.n_patients == n
     assert set(cohort.split.unique()) == {"train", "test"}
+
+
+def test_repeated_rows_are_counted_and_warned_without_patient_data(caplog):
+    spec = CohortSpec(id_column="id", time_column="t", event_column="e", numeric=["age"], categorical=["arm"])
+    df = pd.DataFrame(
+        {
+            "id": ["p1", "p2", "p3", "p4"],
+            "t": [5.0, 5.0, 5.0, 2.0],
+            "e": [1, 1, 0, 0],  # p3 differs from p1 only in the event: not a copy
+            "age": [50.0, 50.0, 50.0, 60.0],
+            "arm": ["a", "a", "a", "b"],
+        }
+    )
+    with caplog.at_level("WARNING", logger="oncoplan.data.cohort"):
+        cohort = Cohort.from_frame(df, spec)
+    assert cohort.repeated_rows().tolist() == [False, True, False, False]
+    assert cohort.summary()["repeated_rows"] == 1
+    assert "1 of 4 rows repeat" in caplog.text and "p2" not in caplog.text and "50" not in caplog.text
+    clean = Cohort.from_frame(df.drop(index=1), spec)
+    assert "repeated_rows" not in clean.summary() and not clean.repeated_rows().any()
+
+
+@requires_shared
+def test_deepsurv_whas_repeats_903_rows():
+    cohort = load_cohort("deepsurv:whas")
+    assert int(cohort.repeated_rows().sum()) == 903  # 735 distinct (covariates, time, event) tuples
+    assert cohort.subset(np.flatnonzero(~cohort.repeated_rows())).n_patients == 735

@@ -179,31 +179,6 @@ def run_ihdp(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- trials
-def _baseline_fit_predict(cohort, factory):
-    from oncoplan.preprocess.tabular import TabularPreprocessor
-
-    numeric, categorical = cohort.feature_types(include_treatment=False)
-    frame = cohort.features(include_treatment=False)
-    arms = list(cohort.arms)
-
-    def fit_predict(tr, te):
-        prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
-        x_tr = prep.fit(frame.iloc[tr]).transform(frame.iloc[tr])
-        x_te = prep.transform(frame.iloc[te])
-        model = factory().fit(x_tr, cohort.y[tr], cohort.treatment.to_numpy()[tr], arms=arms)
-        k = len(arms)
-        return (
-            model.predict_counterfactual(x_tr),
-            model.predict_counterfactual(x_te),
-            np.full((len(te), k), 1.0 / k),
-            np.zeros(len(te), dtype=bool),
-            model.times_,
-            arms,
-        )
-
-    return fit_predict
-
-
 def _averaged_fit_predict(cohort, params, other):
     """Experiment: member-wise average of the network's curves with another model's mean curve."""
     from oncoplan.recommend.crossfit_policy import _net_fit_predict, _on_grid
@@ -226,7 +201,6 @@ def _averaged_fit_predict(cohort, params, other):
 
 def run_trials(args: argparse.Namespace) -> None:
     from oncoplan.data import load_cohort
-    from oncoplan.models.effects_baselines import SLearnerSurvival, TLearnerSurvival
     from oncoplan.recommend.crossfit_learners import meta_learner_fit_predict
     from oncoplan.recommend.crossfit_policy import (
         cross_fitted_policy,
@@ -250,12 +224,10 @@ def run_trials(args: argparse.Namespace) -> None:
         methods = {
             "oncoplan": None,
             STAGE_LABEL: STAGE_LABEL,
-            "CoxPH S-learner": _baseline_fit_predict(cohort, lambda: SLearnerSurvival("cox")),
-            "RSF T-learner": _baseline_fit_predict(
-                cohort, lambda: TLearnerSurvival("rsf", random_state=args.seed)
-            ),
+            "CoxPH S-learner": meta_learner_fit_predict(cohort, "cox", "s", seed=args.seed),
+            "RSF T-learner": meta_learner_fit_predict(cohort, "rsf", "t", seed=args.seed),
             "oncoplan+RSF average": _averaged_fit_predict(
-                cohort, params, _baseline_fit_predict(cohort, lambda: TLearnerSurvival("rsf"))
+                cohort, params, meta_learner_fit_predict(cohort, "rsf", "t", seed=0)
             ),
         }
         for name, fp in methods.items():

@@ -68,24 +68,25 @@ def test_ridge_stage_finds_a_subgroup_and_ignores_noise():
     np.testing.assert_allclose(stage.predict_contrast(X)[:, 0].mean(), (scores[:, 0] - scores[:, 1]).mean())
 
 
-def test_cross_fitted_policy_with_dr_stage(colon):
+def _identical_patients(colon):
+    """``fit_predict`` in which every patient has the same curves and Lev+5FU is best: a DR stage can only
+    rely on the outcomes."""
     times = np.array([200.0, 900.0, 1900.0])
 
-    def flat(tr, te):  # every patient alike, Lev+5FU best: the DR stage must rely on the outcomes
-        def curves(rows):
-            s = np.ones((2, len(rows), 3, 3)) * np.array([0.9, 0.7, 0.5])
-            s[:, :, 2] = np.array([0.95, 0.8, 0.65])
-            return s
+    def curves(rows):
+        s = np.ones((2, len(rows), 3, 3)) * np.array([0.9, 0.7, 0.5])
+        s[:, :, 2] = np.array([0.95, 0.8, 0.65])
+        return s
 
-        return (
-            curves(tr),
-            curves(te),
-            np.full((len(te), 3), 1 / 3),
-            np.zeros(len(te), bool),
-            times,
-            list(colon.arms),
-        )
+    def flat(tr, te):
+        uniform = np.full((len(te), 3), 1 / 3)
+        return curves(tr), curves(te), uniform, np.zeros(len(te), bool), times, list(colon.arms)
 
+    return flat
+
+
+def test_cross_fitted_policy_with_dr_stage(colon):
+    flat = _identical_patients(colon)
     result = cross_fitted_policy(colon, 1826.0, n_folds=3, fit_predict=flat, dr_stage="ridge", inner_check=2)
     assert set(result.recommended) <= set(colon.arms)
     assert pd_share(result.recommended, "Lev+5FU") > 0.5  # the best arm on average stays the default
@@ -127,23 +128,7 @@ def test_cross_fitted_policy_rejects_an_unknown_stage(colon):
 
 
 def test_calibrated_stage_with_identical_patients_treats_all_with_the_best_arm(colon):
-    times = np.array([200.0, 900.0, 1900.0])
-
-    def flat(tr, te):
-        def curves(rows):
-            s = np.ones((2, len(rows), 3, 3)) * np.array([0.9, 0.7, 0.5])
-            s[:, :, 2] = np.array([0.95, 0.8, 0.65])
-            return s
-
-        return (
-            curves(tr),
-            curves(te),
-            np.full((len(te), 3), 1 / 3),
-            np.zeros(len(te), bool),
-            times,
-            list(colon.arms),
-        )
-
+    flat = _identical_patients(colon)
     result = cross_fitted_policy(
         colon, 1826.0, n_folds=3, fit_predict=flat, dr_stage="calibrated", inner_check=2
     )

@@ -34,7 +34,20 @@ def test_demo_runs_end_to_end(tmp_path):
 def test_train_evaluate_predict(tmp_path, colon):
     model = tmp_path / "model"
     res = runner.invoke(
-        app, ["train", "survset:GBSG2", "--out", str(model), "--epochs", "5", "--holdout", "0.3", "--quiet"]
+        app,
+        [
+            "train",
+            "survset:GBSG2",
+            "--out",
+            str(model),
+            "--epochs",
+            "5",
+            "--ensemble",
+            "2",
+            "--holdout",
+            "0.3",
+        ]
+        + ["--quiet"],
     )
     assert res.exit_code == 0, res.output
     res = runner.invoke(
@@ -83,3 +96,11 @@ def test_predict_bad_horizons_and_missing_model(tmp_path):
 def test_datasets_lists_colon():
     res = runner.invoke(app, ["datasets", "--search", "colon"])
     assert res.exit_code == 0 and "survset:colon" in res.output
+
+
+def test_train_rejects_unknown_capacity_cleanly(tmp_path):
+    res = runner.invoke(
+        app, ["train", "survset:GBSG2", "--out", str(tmp_path / "m"), "--capacity", "huge", "--quiet"]
+    )
+    assert res.exit_code == 2 and "capacity" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "m" / "model.json").exists()

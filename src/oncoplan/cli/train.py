@@ -18,14 +18,19 @@ def train(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the model bundle."),
     spec: Path = typer.Option(None, "--spec", help="Cohort spec (YAML/TOML) for a CSV/Parquet file."),
     head: str = typer.Option(
-        "cox",
+        "cox+logistic_hazard",
         "--model",
         "--head",
         help="Survival head: cox, logistic_hazard, pc_hazard, deephit, weibull or lognormal; join several "
-        "with + to alternate them across ensemble members (e.g. cox+logistic_hazard).",
+        "with + to alternate them across ensemble members (default: the benchmarked cox+logistic_hazard).",
     ),
     epochs: int = typer.Option(200, help="Maximum epochs."),
-    ensemble: int = typer.Option(1, help="Deep-ensemble members."),
+    ensemble: int = typer.Option(6, help="Deep-ensemble members (twice as many on screened gene inputs)."),
+    capacity: str = typer.Option(
+        "mixed",
+        help="Member regularisation: mixed (default: encoded members free, plain ones regularised), "
+        "regularised, flexible, or auto (a held-out probe decides).",
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     holdout: float = typer.Option(0.0, help="Keep this share of patients out (written to split.json)."),
     no_treatment: bool = typer.Option(False, "--no-treatment", help="Do not use the treatment as input."),
@@ -34,7 +39,7 @@ def train(
     """Train a deep survival model and save it as a bundle."""
     data = load_cohort(cohort, spec)
     rows = holdout_training_rows(data, out, holdout, seed)
-    params = {"head": head, "max_epochs": epochs, "n_ensemble": ensemble}
+    params = {"head": head, "max_epochs": epochs, "n_ensemble": ensemble, "capacity": capacity}
     with epoch_progress(f"training {head} on {data.name}", enabled=not quiet) as progress:
         bundle = train_survival_model(
             data, rows, params, include_treatment=not no_treatment, seed=seed, progress=progress

@@ -118,3 +118,15 @@ def test_deepsurv_whas_repeats_903_rows():
     cohort = load_cohort("deepsurv:whas")
     assert int(cohort.repeated_rows().sum()) == 903  # 735 distinct (covariates, time, event) tuples
     assert cohort.subset(np.flatnonzero(~cohort.repeated_rows())).n_patients == 735
+
+
+def test_copies_in_finds_test_patients_copied_from_training(colon):
+    train, test = colon.subset(np.arange(0, 600)), colon.subset(np.arange(600, 929))
+    assert not test.copies_in(train).any()  # colon has no repeated rows
+    leaked = colon.subset(np.r_[np.arange(600, 610), np.arange(0, 5)])
+    assert leaked.copies_in(train).tolist() == [False] * 10 + [True] * 5
+    no_treatment = Cohort.from_frame(
+        colon.covariates.reset_index().assign(t=colon.time, e=colon.event),
+        CohortSpec(id_column="patient_id", time_column="t", event_column="e", infer_types=True),
+    )
+    assert not no_treatment.copies_in(train).any()  # other columns: nothing is compared

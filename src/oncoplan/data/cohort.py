@@ -132,10 +132,33 @@ class Cohort:
             >>> Cohort.from_frame(df.assign(age=[50, 50, 60]), spec).repeated_rows().tolist()
             [False, True, False]
         """
+        frame = self._record_frame()
+        return frame.duplicated().to_numpy()
+
+    def copies_in(self, other: Cohort) -> np.ndarray:
+        """Mask of this cohort's patients whose covariates, treatment and outcome equal some patient's of
+        ``other`` (e.g. test patients with an exact copy among the training patients).
+
+        Example:
+            >>> import pandas as pd
+            >>> from oncoplan.data.spec import CohortSpec
+            >>> spec = CohortSpec(id_column="id", time_column="t", event_column="e", numeric=["age"])
+            >>> df = pd.DataFrame({"id": [1, 2, 3], "t": [5.0, 5.0, 2.0], "e": [1, 1, 0]})
+            >>> c = Cohort.from_frame(df.assign(age=[50, 50, 60]), spec)
+            >>> c.subset([1, 2]).copies_in(c.subset([0])).tolist()
+            [True, False]
+        """
+        mine, theirs = self._record_frame(), other._record_frame()
+        if list(mine.columns) != list(theirs.columns):
+            return np.zeros(self.n_patients, dtype=bool)
+        keys = set(map(tuple, theirs.astype(object).itertuples(index=False)))
+        return np.array([tuple(r) in keys for r in mine.astype(object).itertuples(index=False)], dtype=bool)
+
+    def _record_frame(self) -> pd.DataFrame:
+        """Covariates, treatment and outcome of every patient, without the ids."""
         frame = self.features(include_treatment=True).reset_index(drop=True)
         outcome = {"_time": self.time, "_event": self.event, "_response": self.response}
-        frame = frame.assign(**{k: v for k, v in outcome.items() if v is not None})
-        return frame.duplicated().to_numpy()
+        return frame.assign(**{k: v for k, v in outcome.items() if v is not None})
 
     @property
     def ids(self) -> pd.Index:

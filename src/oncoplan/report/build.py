@@ -101,6 +101,13 @@ def _limitations(
         )
     if ev.kind == "apparent":
         out.append("Performance shown is apparent (on the training patients) and therefore optimistic.")
+    else:
+        copies = int(ev.test.copies_in(ev.train).sum())
+        if copies:
+            out.append(
+                f"{copies} of the {ev.test.n_patients} test patients have an exact copy (covariates, "
+                "treatment and outcome) among the training patients: the performance shown is optimistic."
+            )
     if ev.kind == "external":
         out.append("Evaluated on a cohort other than the training data; check that its population matches.")
     if ev.test.n_patients < 300 or int(ev.test.event.sum()) < 100:

@@ -184,6 +184,7 @@ def run_task(cohort: str, model_name: str, npz: str, quick: bool, seed: int) -> 
                 "label": label,
                 "fold": k,
                 "fit_s": fit_s,
+                "capacity": getattr(model, "capacity_", ""),  # DeepSurvival's capacity decision
                 **_fold_metrics(model, data, k),
             }
         )

@@ -14,7 +14,6 @@ from oncoplan.models.capacity import (
     flexible_settings,
     paired_loss_test,
     per_patient_brier,
-    probe_member,
 )
 from oncoplan.models.survival import DeepSurvival
 
@@ -48,7 +47,7 @@ def test_paired_test_matches_scipy_paired_t_statistic():
     assert not paired_loss_test(regular[:1], flexible[:1]).prefer_flexible  # one patient: no evidence
 
 
-def test_flexible_settings_and_probe_choice():
+def test_flexible_settings():
     assert flexible_settings(20, 200, 0.2) == {
         "dropout": 0.0,
         "weight_decay": 0.0,
@@ -56,23 +55,31 @@ def test_flexible_settings_and_probe_choice():
         "max_epochs": 400,
         "validation_fraction": 0.1,
     }
-    assert (
-        probe_member(["cox", "logistic_hazard", "cox", "logistic_hazard"], ["none", "none", "ple", "ple"])
-        == 3
-    )
-    assert probe_member([], []) is None
 
 
-def test_auto_capacity_keeps_the_regularised_probe_when_flexible_is_not_better():
+def test_auto_capacity_drops_the_free_members_when_they_are_clearly_worse():
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 5))  # covariates carry no signal: flexibility can only overfit
+    X = rng.normal(size=(300, 5))  # covariates carry no signal: freedom can only overfit
     y = Surv.from_arrays(rng.random(300) < 0.7, rng.exponential(10.0, 300))
-    auto = DeepSurvival(n_ensemble=2, random_state=0, capacity="auto").fit(X, y)
-    assert auto.capacity_ == "regularised" and auto.capacity_check_["z"] < 2.0
-    assert auto.capacity_check_["n_patients"] == 60  # the probe's 20% validation split
-    regular = DeepSurvival(n_ensemble=2, random_state=0, capacity="regularised").fit(X, y)
-    assert regular.capacity == "regularised" and regular.capacity_check_ is None
-    np.testing.assert_array_equal(auto.predict(X), regular.predict(X))
+    auto = DeepSurvival(n_ensemble=4, random_state=0, capacity="auto").fit(X, y)
+    assert auto.capacity_check_["n_patients"] == 60  # the pair's shared 20% validation split
+    assert auto.capacity_check_["z"] < -2.0 and auto.capacity_ == "regularised"
+    assert auto.embeddings_ == ["none", "none"] and auto.member_dropout_ == [auto.dropout] * 2
+    assert [a.name for a in auto.adapters_] == ["cox", "logistic_hazard"]  # members 0 and 3 of 4
+    mixed = DeepSurvival(n_ensemble=4, random_state=0, capacity="mixed").fit(X, y)
+    np.testing.assert_array_equal(  # member 0 is the same network in both (its split is the pair's)
+        auto._member_outputs(X[:20])[0], mixed._member_outputs(X[:20])[0]
+    )
+
+
+def test_auto_capacity_frees_every_member_when_patients_repeat(xy):
+    X, y = xy
+    rows = np.tile(np.arange(150), 4)  # every patient four times under new ids: memorising pays
+    auto = DeepSurvival(n_ensemble=2, random_state=0, capacity="auto", hidden=(32,)).fit(X[rows], y[rows])
+    assert auto.capacity_ == "flexible" and auto.capacity_check_["z"] > 2.0
+    assert auto.embeddings_ == ["ple", "ple"] and auto.member_dropout_ == [0.0, 0.0]
+    twin = DeepSurvival.from_exported_state(*auto.export_state())
+    np.testing.assert_array_equal(twin.predict(X[:50]), auto.predict(X[:50]))
 
 
 def test_flexible_capacity_encodes_every_member_and_round_trips(xy):
@@ -82,7 +89,8 @@ def test_flexible_capacity_encodes_every_member_and_round_trips(xy):
     )
     assert model.capacity_ == "flexible" and model.embeddings_ == ["ple", "ple"]
     assert all(net.embedding is not None for net in model.networks_)
-    assert model.capacity_overrides_["max_epochs"] == 30 and model.capacity_overrides_["dropout"] == 0.0
+    assert model.member_dropout_ == [0.0, 0.0] and model.capacity_overrides_ == {}  # reset after fitting
+    assert not any(isinstance(m, torch.nn.Dropout) for net in model.networks_ for m in net.modules())
     twin = DeepSurvival.from_exported_state(*model.export_state())
     np.testing.assert_array_equal(twin.predict(X[400:]), model.predict(X[400:]))
 
@@ -98,8 +106,8 @@ def test_bad_capacity_is_a_clear_error(xy):
 def test_mixed_capacity_frees_only_the_encoded_members(xy):
     X, y = xy
     kw = {"n_ensemble": 4, "random_state": 0, "n_bins": 5, **FAST}
-    mixed = DeepSurvival(**kw).fit(X[:300], y[:300])
-    assert mixed.capacity == "mixed" and mixed.embeddings_ == ["none", "ple", "ple", "none"]
+    mixed = DeepSurvival(capacity="mixed", **kw).fit(X[:300], y[:300])
+    assert mixed.capacity_ == "mixed" and mixed.embeddings_ == ["none", "ple", "ple", "none"]
     regular = DeepSurvival(capacity="regularised", **kw).fit(X[:300], y[:300])
     for member in range(4):
         same = np.array_equal(

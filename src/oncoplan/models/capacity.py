@@ -1,15 +1,16 @@
-"""Regularised or flexible? A held-out check that decides how much capacity the deep ensemble gets.
+"""Regularised or free? A held-out check that decides how much capacity the deep ensemble gets.
 
-The default ensemble is regularised (dropout, weight decay, early stopping with patience 20), which keeps
-it close to the linear model on the small, noisy cohorts oncology has. Some cohorts carry structure that a
-regularised network cannot reach (sharp interactions, many near-identical patients); there the flexible
-settings (:func:`flexible_settings`) (piecewise-linear input encoding on every member, no dropout, no weight
-decay, longer training) predict held-out patients much better. :class:`~oncoplan.models.survival.DeepSurvival`
-with ``capacity="auto"`` trains one probe member both ways on the same inner split and switches the whole
-ensemble to the flexible settings only when the held-out per-patient integrated Brier score is better by
-more than two standard errors (a paired one-sided z-test; the per-patient IPCW Brier score is written here
-because scikit-survival only returns its mean); otherwise the regularised probe is kept as an ordinary
-member.
+The deep ensemble alternates members with plain inputs and members with a piecewise-linear encoding of the
+inputs. Plain members are regularised (dropout, weight decay, early stopping with patience 20), which keeps
+them close to the linear model on the small, noisy cohorts oncology has; encoded members train free
+(:func:`flexible_settings`). Some cohorts carry structure only the free members reach (sharp interactions,
+many near-identical patients); there the free members predict held-out patients far better. With
+``capacity="auto"`` the first plain (regularised) member and the first encoded (free) member of
+:class:`~oncoplan.models.survival.DeepSurvival` are early-stopped on one shared validation split, and on
+those rows their per-patient integrated Brier scores are compared (a paired one-sided z-test, two standard
+errors; the per-patient IPCW Brier score is written here because scikit-survival only returns its mean).
+When the free member wins, the other regularised members are retrained free; otherwise the ensemble stays
+mixed. The pair are ordinary ensemble members, so the check costs no extra training when it does not fire.
 
 Example:
     >>> import numpy as np
@@ -44,9 +45,8 @@ def flexible_settings(patience: int, max_epochs: int, validation_fraction: float
     }
 
 
-#: heads whose survival curves need nothing fitted on the held-out rows (a Cox member's Breslow baseline is
-#: fitted on all of its rows), preferred as probes
-PROBE_HEADS = ("logistic_hazard", "pc_hazard", "deephit", "weibull", "lognormal")
+#: values of ``DeepSurvival(capacity=...)``
+CAPACITIES = ("auto", "mixed", "regularised", "flexible")
 
 
 @dataclass(frozen=True)
@@ -137,19 +137,3 @@ def per_patient_brier(
     if len(times) < 2:
         return scores[:, 0] if len(times) else np.zeros(len(val_time))
     return np.trapezoid(scores, times, axis=1) / (times[-1] - times[0])
-
-
-def probe_member(heads: list[str], embeddings: list[str]) -> int | None:
-    """Index of the ensemble member used as probe: preferably one whose head is in :data:`PROBE_HEADS`
-    and that already sees the piecewise-linear encoding (so the two probes differ only in regularisation).
-
-    Example:
-        >>> probe_member(["cox", "logistic_hazard", "cox"], ["none", "ple", "ple"])
-        1
-        >>> probe_member(["cox", "cox"], ["none", "ple"])
-        1
-    """
-    if not heads:
-        return None
-    order = sorted(range(len(heads)), key=lambda k: (heads[k] not in PROBE_HEADS, embeddings[k] != "ple", k))
-    return order[0]

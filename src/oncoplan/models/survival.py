@@ -36,11 +36,12 @@ from torch import nn
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import HEADS, HeadAdapter, make_adapter
 from oncoplan.models.capacity import (
+    CAPACITIES,
+    CapacityCheck,
     evaluation_grid,
     flexible_settings,
     paired_loss_test,
     per_patient_brier,
-    probe_member,
 )
 from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
@@ -97,15 +98,16 @@ class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
             ensemble members. The linear path always sees the standardised inputs. Screened
             (high-dimensional) inputs are never encoded.
         n_bins: quantile bins per input for ``numeric_embedding="ple"``.
-        capacity: how much freedom the members get. ``"mixed"`` (default): members with plain inputs keep
-            the regularised settings above, members with piecewise-linear inputs train with
-            :func:`~oncoplan.models.capacity.flexible_settings` (no dropout or weight decay, longer
-            training), so the ensemble averages smooth and sharp members. ``"regularised"``: every member
-            with the settings above; ``"flexible"``: every member flexible and encoded; ``"auto"``: one
-            probe member trained both ways on the same inner split decides between regularised and flexible
-            (paired z > 2 on held-out per-patient integrated Brier scores, :mod:`oncoplan.models.capacity`;
-            decision in ``capacity_`` and ``capacity_check_``). Screened high-dimensional inputs are always
-            regularised. Measurements in ``benchmarks/results/survival_attempts.md``.
+        capacity: how much freedom the members get. ``"mixed"``: members with plain inputs keep the
+            regularised settings above, members with piecewise-linear inputs train free
+            (:func:`~oncoplan.models.capacity.flexible_settings`: no dropout or weight decay, longer
+            training); ``"auto"`` (default): the same members, but the first plain and the first encoded
+            member share one validation split, on which their per-patient integrated Brier scores are
+            compared (paired z > 2 favours the free one, :mod:`oncoplan.models.capacity`); if the free
+            member wins, the other regularised members are retrained free, else the ensemble stays mixed
+            (decision in ``capacity_``, evidence in ``capacity_check_``). ``"regularised"`` /
+            ``"flexible"``: every member regularised / free and encoded. Screened high-dimensional inputs
+            are always regularised. Measurements in ``benchmarks/results/survival_attempts.md``.
     """
 
     def __init__(
@@ -134,7 +136,7 @@ class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
         head_options: dict | None = None,
         numeric_embedding: str | None = "none+ple",
         n_bins: int = 32,
-        capacity: str = "mixed",
+        capacity: str = "auto",
     ) -> None:
         self.head = head
         self.hidden = hidden
@@ -230,6 +232,9 @@ class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
 
     def _inner_split(self, event: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(len(event))
+        pair = getattr(self, "check_pair_", ()) if getattr(self, "capacity_", None) == "auto" else ()
+        if pair and seed in [int(self.random_state) + 1000 * k for k in pair]:  # the pair shares one split
+            seed = int(self.random_state) + 1000 * pair[0]
         fraction = self._setting("validation_fraction")
         n_val = int(round(fraction * len(event)))
         if fraction <= 0 or n_val < 2 or event.sum() < 4:
@@ -291,45 +296,37 @@ class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
             adapter.finalize(net(x).numpy().astype(np.float64), time, event)
         return net, adapter, history, val_rows
 
-    def _check_capacity(self, heads: list[str], x, time, event, progress) -> dict[int, tuple]:
-        """``capacity="auto"``: train the probe member regularised and flexible on the same inner split,
-        decide ``capacity_``; returns the members already trained that the ensemble keeps."""
-        self.capacity_ = self.capacity if self.capacity in ("flexible", "mixed") else "regularised"
-        self.capacity_check_ = None
-        if self.capacity not in ("auto", "flexible", "regularised", "mixed"):
-            raise ConfigError(f"capacity must be 'auto', 'regularised' or 'flexible', got {self.capacity!r}")
-        if self.support_ is not None:
-            self.capacity_ = "regularised"
-        if self.capacity != "auto" or self.support_ is not None:
+    def _member_overrides(self, member: int) -> dict[str, object]:
+        """Setting overrides of one member under ``capacity_`` (free members: encoded inputs)."""
+        free = self.capacity_ == "flexible" or (
+            self.capacity_ in ("mixed", "auto") and self.embeddings_[member] == "ple"
+        )
+        if not free:
             return {}
-        k = probe_member(heads, self.embeddings_)
-        if k is None:
-            logger.info("capacity check skipped: no member to probe among %s", heads)
-            return {}
-        regular = self._fit_member(k, heads[k], x, time, event, progress)
-        val_rows = regular[3]
+        overrides = flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
+        if self.capacity_ == "auto" and member in self.check_pair_:  # the pair shares one validation split
+            overrides.pop("validation_fraction")
+        return overrides
+
+    def _check_capacity(self, members: list[tuple], x, time, event) -> CapacityCheck | None:
+        """``capacity="auto"``: the pair's free member against its regularised member on their shared
+        validation rows (per-patient integrated Brier scores, paired z; positive favours the free one)."""
+        regular, free = self.check_pair_
+        val_rows = members[regular][3]
         if len(val_rows) < 2:
-            return {k: regular}
-        flexible_overrides = flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
-        self.capacity_overrides_ = {k: v for k, v in flexible_overrides.items() if k != "validation_fraction"}
-        split = (np.setdiff1d(np.arange(len(time)), val_rows), val_rows)
-        flexible = self._fit_member(k, heads[k], x, time, event, progress, split=split, embedding="ple")
-        self.capacity_overrides_ = {}
-        train_rows = split[0]
+            return None
+        train_rows = np.setdiff1d(np.arange(len(time)), val_rows)
         grid = evaluation_grid(time[train_rows], event[train_rows], time[val_rows])
+        args = (grid, time[val_rows], event[val_rows], time[train_rows], event[train_rows])
         losses = []
-        for net, adapter, *_ in (regular, flexible):
+        for member in (regular, free):
+            net, adapter = members[member][:2]
             with torch.no_grad():
-                surv = adapter.survival(net(x[val_rows]).numpy().astype(np.float64), grid)
-            args = (time[val_rows], event[val_rows], time[train_rows], event[train_rows])
-            losses.append(per_patient_brier(surv, grid, *args))
+                out = net(self._member_x(x, member)[val_rows]).numpy().astype(np.float64)
+            losses.append(per_patient_brier(adapter.survival(out, grid), *args))
         check = paired_loss_test(*losses)
-        self.capacity_check_ = check.as_dict()
         logger.info("capacity check on %d held-out patients: z = %.2f", check.n_patients, check.z)
-        if check.prefer_flexible:
-            self.capacity_ = "flexible"
-            return {}
-        return {k: regular}
+        return check
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressFn | None = None) -> DeepSurvival:
@@ -350,26 +347,41 @@ class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self._fit_inputs(X, time, event, k=self.selected_["max_features"])
         x = self._inputs(X)
-        trained = self._check_capacity(heads, x, time, event, progress)
+        if self.capacity not in CAPACITIES:
+            raise ConfigError(f"capacity must be one of {CAPACITIES}, got {self.capacity!r}")
+        self.capacity_ = "regularised" if self.support_ is not None else self.capacity
+        self.capacity_check_ = None
+        plain = [k for k, e in enumerate(self.embeddings_) if e != "ple"]
+        encoded = [k for k, e in enumerate(self.embeddings_) if e == "ple"]
+        self.check_pair_ = (plain[0], encoded[0]) if plain and encoded else ()
+        if self.capacity_ == "auto" and not self.check_pair_:
+            self.capacity_ = "mixed"  # nothing to compare (one member, or one representation)
         if self.capacity_ == "flexible":
-            self.capacity_overrides_ = flexible_settings(
-                self.patience, self.max_epochs, self.validation_fraction
-            )
             self.embeddings_ = ["ple"] * len(heads)
         members, self.member_dropout_ = [], []
         for member, name in enumerate(heads):
-            if self.capacity_ == "mixed":
-                flexible = self.embeddings_[member] == "ple"
-                self.capacity_overrides_ = (
-                    flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
-                    if flexible
-                    else {}
-                )
+            self.capacity_overrides_ = self._member_overrides(member)
             self.member_dropout_.append(float(self._setting("dropout")))  # the layout of the member's network
-            members.append(
-                trained.get(member)
-                or self._fit_member(member, name, self._member_x(x, member), time, event, progress)
-            )
+            members.append(self._fit_member(member, name, self._member_x(x, member), time, event, progress))
+        if self.capacity_ == "auto":
+            check = self._check_capacity(members, x, time, event)
+            self.capacity_check_ = None if check is None else check.as_dict()
+            self.capacity_ = "flexible" if check is not None and check.prefer_flexible else "mixed"
+            if check is not None and check.z < -2.0:  # the free member is clearly worse: keep the regularised
+                self.capacity_ = "regularised"
+                kept = [k for k, e in enumerate(self.embeddings_) if e != "ple"]
+                members = [members[k] for k in kept]
+                self.embeddings_ = [self.embeddings_[k] for k in kept]
+                self.member_dropout_ = [self.member_dropout_[k] for k in kept]
+            if self.capacity_ == "flexible":  # the regularised members make way for free ones
+                for member, name in enumerate(heads):
+                    if self.embeddings_[member] != "ple":
+                        self.embeddings_[member] = "ple"
+                        self.capacity_overrides_ = self._member_overrides(member)
+                        self.member_dropout_[member] = float(self._setting("dropout"))
+                        x_m = self._member_x(x, member)
+                        members[member] = self._fit_member(member, name, x_m, time, event, progress)
+        self.capacity_overrides_ = {}
         self.networks_ = [m[0] for m in members]
         self.adapters_ = [m[1] for m in members]
         self.histories_: list[TrainResult] = [m[2] for m in members]

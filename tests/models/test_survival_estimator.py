@@ -27,7 +27,9 @@ def test_same_seed_same_predictions_bit_for_bit(xy):
 
 def test_survival_curves_are_valid(xy):
     X, y = xy
-    model = DeepSurvival(random_state=0, n_ensemble=2, **FAST).fit(X, y)
+    model = DeepSurvival(random_state=0, n_ensemble=2, capacity="mixed", **FAST).fit(
+        X, y
+    )  # keep both members
     surv = model.predict_survival_function(X[:30], return_array=True)
     assert surv.shape == (30, len(model.unique_times_))
     assert np.all((surv >= 0) & (surv <= 1))
@@ -198,7 +200,7 @@ def test_max_features_cv_searches_only_high_dimensional_inputs(xy):
 
 def test_high_dim_head_applies_only_to_screened_inputs(xy):
     X, y = xy
-    low = DeepSurvival(n_ensemble=2, random_state=0, **FAST).fit(X[:200], y[:200])
+    low = DeepSurvival(n_ensemble=2, random_state=0, capacity="mixed", **FAST).fit(X[:200], y[:200])
     assert [a.name for a in low.adapters_] == ["cox", "logistic_hazard"] and low.support_ is None
     rng = np.random.default_rng(0)
     X_hd = np.hstack([X[:150], rng.normal(size=(150, 300))])

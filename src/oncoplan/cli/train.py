@@ -27,9 +27,9 @@ def train(
     epochs: int = typer.Option(200, help="Maximum epochs."),
     ensemble: int = typer.Option(6, help="Deep-ensemble members (twice as many on screened gene inputs)."),
     capacity: str = typer.Option(
-        "mixed",
-        help="Member regularisation: mixed (default: encoded members free, plain ones regularised), "
-        "regularised, flexible, or auto (a held-out probe decides).",
+        "auto",
+        help="Member regularisation: auto (default: a held-out member pair decides between mixed, "
+        "flexible and regularised), mixed, regularised or flexible.",
     ),
     seed: int = typer.Option(0, help="Random seed."),
     holdout: float = typer.Option(0.0, help="Keep this share of patients out (written to split.json)."),

@@ -64,7 +64,7 @@ def test_search_space_per_head():
     params = search_space(trial, "cox+logistic_hazard")
     assert set(params["head_options"]) == {"logistic_hazard"}
     assert 1e-4 <= params["lr"] <= 1e-2 and 0 <= params["dropout"] <= 0.5
-    assert params["capacity"] in ("regularised", "mixed", "flexible")
+    assert params["capacity"] in ("auto", "regularised", "mixed", "flexible")
     DeepSurvival(**params)._member_heads()  # a valid configuration
     study.tell(trial, 0.6)
     assert params_from_trial(study.best_trial, "cox+logistic_hazard") == params

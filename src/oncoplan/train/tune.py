@@ -77,7 +77,7 @@ def search_space(trial: optuna.Trial, head: str) -> dict[str, Any]:
     """Sample :class:`DeepSurvival` settings for ``head`` (one name, or several joined by ``+``).
 
     Shared: learning rate (1e-4..1e-2, log), weight decay (1e-6..1e-1, log), dropout (0..0.5), 1-3 hidden
-    layers of 16-256 units, linear skip path on/off, and the ensemble's capacity (regularised, mixed or
+    layers of 16-256 units, linear skip path on/off, and the ensemble's capacity (auto, regularised, mixed or
     flexible; see :class:`~oncoplan.models.survival.DeepSurvival`: cohorts such as WHAS reward the flexible
     setting, small noisy ones the regularised). Grid heads (logistic_hazard, pc_hazard, deephit): the
     number of quantile time cuts (5..50); deephit also its ranking-loss weight ``alpha`` (0.05..0.95) and
@@ -99,7 +99,7 @@ def search_space(trial: optuna.Trial, head: str) -> dict[str, Any]:
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
         "hidden": tuple([width] * n_layers),
         "linear_skip": trial.suggest_categorical("linear_skip", [True, False]),
-        "capacity": trial.suggest_categorical("capacity", ["regularised", "mixed", "flexible"]),
+        "capacity": trial.suggest_categorical("capacity", ["auto", "regularised", "mixed", "flexible"]),
     }
     options: dict[str, dict[str, Any]] = {}
     for name in names:

@@ -366,14 +366,16 @@ def run_semisynth(args: argparse.Namespace) -> None:
     cov = load_covariates("survset:rott2")
     rows = []
     for level, confounding in (("low", 0.5), ("high", 2.0)):
-        sim = simulate_survival(cov.X, marker=cov.marker, confounding=confounding, seed=0)
+        sim = simulate_survival(cov.X, marker=cov.marker, confounding=confounding, seed=args.seed)
         X = sim.X.to_numpy()
-        tr, te = train_test_split(np.arange(len(X)), test_size=0.3, random_state=0, stratify=sim.treatment)
+        tr, te = train_test_split(
+            np.arange(len(X)), test_size=0.3, random_state=args.seed, stratify=sim.treatment
+        )
         models = {
-            "oncoplan": lambda: TreatmentEffectNet(**params, random_state=0),
+            "oncoplan": lambda: TreatmentEffectNet(**params, random_state=args.seed),
             "CoxPH S-learner": lambda: SLearnerSurvival("cox"),
             "CoxPH T-learner": lambda: TLearnerSurvival("cox"),
-            "RSF T-learner": lambda: TLearnerSurvival("rsf"),
+            "RSF T-learner": lambda: TLearnerSurvival("rsf", random_state=args.seed),
         }
         truth = sim.true_rmst[te]
         for name, factory in models.items():
@@ -404,8 +406,8 @@ def run_semisynth(args: argparse.Namespace) -> None:
         )
     table = pd.DataFrame(rows)
     lines = [
-        f"survset:rott2 covariates, 3 arms, tau {sim.tau:g} days, 70/30 split (seed 0); RMST-PEHE and regret "
-        "in days on the test patients; oncoplan settings "
+        f"survset:rott2 covariates, 3 arms, tau {sim.tau:g} days, 70/30 split (seed {args.seed}); "
+        "RMST-PEHE and regret in days on the test patients; oncoplan settings "
         f"`{json.dumps(params, default=list)}`",
         "",
         *md_table(table, ".2f"),
@@ -486,7 +488,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--level", type=float, default=0.9, help="interval level of the abstention rule")
     parser.add_argument(
-        "--seed", type=int, default=0, help="trials: seed of the folds, the models and the bootstrap"
+        "--seed",
+        type=int,
+        default=0,
+        help="trials: seed of the folds, the models and the bootstrap; semisynth: of the simulation, the "
+        "split and the models",
     )
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)

@@ -19,6 +19,9 @@ Sections (select with ``--sections``; default all):
   Bonferroni-corrected one-sided 5% test (:class:`oncoplan.recommend.dr_policy.CalibratedContrastPolicy`).
   It is a hybrid of deep and classical learners, reported beside the network; ``--seed`` changes folds
   and models.
+* ``trials_further``: the same on further randomized trials from SurvSet that no setting was chosen on
+  (veteran, e1684, prostate, d.oropha.rec, actg, pbc; tau = 5 years in each trial's time unit, capped at the
+  90th percentile of follow-up).
 * ``rotterdam``: DeepSurv's experiment (deepsurv:gbsg): train on Rotterdam, recommend hormone therapy on
   GBSG; Kaplan-Meier recommended vs anti-recommended, log-rank p, hazard ratio (lifelines).
 * ``semisynth``: oncoplan.data.simulate on survset:rott2 covariates, low / high confounding; RMST-PEHE and
@@ -70,6 +73,11 @@ IHDP_PARAMS = {
 }
 NET_PARAMS = {"n_ensemble": 5, "bootstrap": True, "max_epochs": 200, "patience": 20, "ipw": "logistic"}
 TRIALS = {"colon": "survset:colon", "GBSG2": "survset:GBSG2"}
+#: further randomized trials (``--trials further``), not used to choose any setting; written to
+#: ``treatment_trials_further.md``
+FURTHER_TRIALS = {
+    name: f"survset:{name}" for name in ("veteran", "e1684", "prostate", "d.oropha.rec", "actg", "pbc")
+}
 #: candidate contrast models of the calibrated DR stage (``--stage-models``)
 STAGE_MODELS = {"rsf_t": ("rsf", "t"), "cox_s": ("cox", "s")}
 #: the network followed by the DR policy stage over the network's and the classical learners' contrasts: a
@@ -207,14 +215,21 @@ def run_trials(args: argparse.Namespace) -> None:
         evaluate_cross_fitted,
         evaluation_propensity,
     )
+    from oncoplan.recommend.pipeline import default_tau
 
     params = as_tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
-    tau = 1826.0
-    rows, lines = [], []
-    for label, source in TRIALS.items():
-        if args.trials and label not in args.trials.split(","):
+    selected = args.trials.split(",") if args.trials else list(TRIALS)
+    if "further" in selected:
+        selected = [t for t in selected if t != "further"] + list(FURTHER_TRIALS)
+    further = all(t in FURTHER_TRIALS for t in selected)
+    rows, lines, taus = [], [], {}
+    for label, source in {**TRIALS, **FURTHER_TRIALS}.items():
+        if label not in selected:
             continue
         cohort = load_cohort(source)
+        # 5 years in the trial's time unit, capped at the 90th percentile of follow-up (1826 days on both
+        # named trials)
+        tau = taus[label] = default_tau(cohort.time, cohort.spec.time_unit)
         prop = evaluation_propensity(cohort, seed=args.seed)
         stage_models = {
             name: meta_learner_fit_predict(cohort, base, kind, seed=args.seed)
@@ -279,7 +294,9 @@ def run_trials(args: argparse.Namespace) -> None:
     table = pd.DataFrame(rows)
     ipw = table[table["estimator"] == "ipw_km"].drop(columns=["estimator"])
     lines = [
-        f"Policy value RMST({tau:g} days), IPW Kaplan-Meier, 95% bootstrap CI ({args.n_boot} resamples); "
+        "Policy value RMST(tau) with tau = "
+        + ", ".join(f"{k} {v:g}" for k, v in taus.items())
+        + f" (trial time units), IPW Kaplan-Meier, 95% bootstrap CI ({args.n_boot} resamples); "
         f"seed {args.seed}; oncoplan settings `{json.dumps(params, default=list)}`, "
         f"shrinkage {args.shrinkage}, "
         f"interval level {args.level}, inner check {args.inner_check} folds, DR stage {args.dr_stage} "
@@ -292,12 +309,17 @@ def run_trials(args: argparse.Namespace) -> None:
         *md_table(table[table["estimator"] == "dr"].drop(columns=["estimator", "share"]), ".1f"),
     ]
     write_section(
-        "trials",
+        "trials_further" if further else "trials",
         table,
         lines,
         section_header("Randomized trials: cross-fitted policy values", args.cmd),
         args.tag,
     )
+
+
+def run_trials_further(args: argparse.Namespace) -> None:
+    """The trials section on :data:`FURTHER_TRIALS` (``treatment_trials_further.md``)."""
+    run_trials(argparse.Namespace(**{**vars(args), "trials": "further"}))
 
 
 # ----------------------------------------------------------------------------- Rotterdam -> GBSG

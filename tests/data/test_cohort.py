@@ -130,3 +130,21 @@ def test_copies_in_finds_test_patients_copied_from_training(colon):
         CohortSpec(id_column="patient_id", time_column="t", event_column="e", infer_types=True),
     )
     assert not no_treatment.copies_in(train).any()  # other columns: nothing is compared
+
+
+@pytest.mark.parametrize(
+    "name,arms,unit",
+    [
+        ("veteran", ["1", "2"], "days"),
+        ("prostate", ["placebo", "0.2 mg estrogen", "1.0 mg estrogen", "5.0 mg estrogen"], "months"),
+        ("d.oropha.rec", ["1", "2"], "years"),  # SurvSet keeps the fac_/num_ prefixes here (names collide)
+    ],
+)
+def test_further_survset_trials_declare_their_arms_and_time_unit(name, arms, unit):
+    cohort = load_cohort(f"survset:{name}")
+    assert cohort.arms == arms and cohort.spec.time_unit == unit
+    assert set(cohort.treatment.unique()) == set(arms)
+    assert (
+        "treatment" not in cohort.covariates.columns
+        and cohort.spec.treatment_column not in cohort.spec.categorical
+    )

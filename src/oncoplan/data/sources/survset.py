@@ -29,12 +29,33 @@ KNOWN_TREATMENTS: dict[str, tuple[str, list[str]]] = {
     "colon": ("rx", ["Obs", "Lev", "Lev+5FU"]),
     "GBSG2": ("horTh", ["no", "yes"]),
     "rott2": ("hormon", ["no", "yes"]),
+    # further randomized trials (arm codes as SurvSet stores them; reference arm first)
+    "veteran": ("trt", ["1", "2"]),
+    "e1684": ("trt", ["0", "1"]),
+    "prostate": ("rx", ["placebo", "0.2 mg estrogen", "1.0 mg estrogen", "5.0 mg estrogen"]),
+    "d.oropha.rec": ("treatm", ["1", "2"]),
+    "actg": ("tx", ["0", "1"]),
+    "pbc": ("trt", ["2", "1"]),
+}
+
+#: time units that are not days (from the datasets' documentation); SurvSet itself does not record them
+TIME_UNITS: dict[str, str] = {
+    "rott2": "months",
+    "prostate": "months",
+    "e1684": "years",
+    "d.oropha.rec": "years",
 }
 
 DESCRIPTIONS: dict[str, str] = {
     "colon": "Adjuvant chemotherapy for stage B/C colon cancer (NCCTG trial): Obs / Lev / Lev+5FU",
     "GBSG2": "German Breast Cancer Study Group 2: hormone therapy (partly randomized)",
     "rott2": "Rotterdam tumour bank, primary breast cancer (observational hormone / chemotherapy)",
+    "veteran": "Veterans' Administration lung cancer trial: standard (1) vs test (2) chemotherapy",
+    "e1684": "ECOG E1684 melanoma trial: observation (0) vs high-dose interferon alfa-2b (1)",
+    "prostate": "Byar & Green prostate cancer trial: placebo vs 0.2 / 1.0 / 5.0 mg estrogen",
+    "d.oropha.rec": "Oropharynx carcinoma trial (Kalbfleisch & Prentice): standard (1) vs test (2) treatment",
+    "actg": "ACTG 320 HIV trial: two-drug (0) vs three-drug regimen with indinavir (1)",
+    "pbc": "Mayo primary biliary cholangitis trial: placebo (2) vs D-penicillamine (1)",
 }
 
 
@@ -88,6 +109,8 @@ def load_survset(name: str) -> Cohort:
     numeric = [rename[c] for c in rename if c.startswith("num_")]
     categorical = [rename[c] for c in rename if c.startswith("fac_")]
     treatment, arms = KNOWN_TREATMENTS.get(name, (None, None))
+    if treatment is not None and treatment not in categorical:
+        treatment = f"fac_{treatment}"  # the prefixes were kept (stripped names would collide)
     if treatment is not None:
         categorical.remove(treatment)
         df[treatment] = df[treatment].astype(str)
@@ -100,7 +123,7 @@ def load_survset(name: str) -> Cohort:
         arms=arms,
         numeric=numeric,
         categorical=categorical,
-        time_unit="months" if name in {"rott2"} else "days",
+        time_unit=TIME_UNITS.get(name, "days"),
         description=DESCRIPTIONS.get(name, f"SurvSet dataset {name}"),
     )
     return Cohort.from_frame(df, spec, source=f"survset:{name}")

@@ -181,3 +181,10 @@ def test_meta_learner_fit_predict_shapes_and_errors(colon):
     assert prop.shape == (40, 3) and not ood.any() and len(times) == s_te.shape[3]
     with pytest.raises(ConfigError, match="kind"):
         meta_learner_fit_predict(colon, "cox", "x")
+
+
+def test_tau_beyond_follow_up_is_a_clear_error(colon):
+    from oncoplan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="beyond the cohort's follow-up"):
+        cross_fitted_policy(colon, float(colon.time.max()) + 1.0, n_folds=2, dr_stage="calibrated")

@@ -118,6 +118,11 @@ def cross_fitted_policy(
     """
     if dr_stage not in DR_STAGES:
         raise ConfigError(f"dr_stage must be one of {DR_STAGES}, got {dr_stage!r}")
+    if not tau <= float(np.max(cohort.time)):
+        raise ConfigError(
+            f"tau={tau:g} lies beyond the cohort's follow-up (last time {float(np.max(cohort.time)):g})",
+            hint="choose tau within the follow-up, e.g. oncoplan.recommend.pipeline.default_tau",
+        )
     arms = list(cohort.arms or [])
     folds = cross_fit_folds(cohort.n_patients, n_folds, seed, stratify=cohort.treatment.to_numpy())
     n, k = cohort.n_patients, len(arms)
@@ -237,14 +242,18 @@ def _dr_stage_arms(
             curves_m[np.ix_(np.flatnonzero(inner == g), cols)] = _on_grid(s_b.mean(axis=0), times, grid_m)
         if curves is None:
             curves, grid = curves_m, grid_m
-        inner_mu.append(rmst_from_curves(curves_m, grid_m, tau))
+        # a fold's grid may end at its last event before tau; the curves are flat from there (no more
+        # events), and tau lies within the cohort's follow-up (checked in cross_fitted_policy)
+        inner_mu.append(rmst_from_curves(curves_m, grid_m, tau, extrapolate=True))
         if kind == "calibrated":
             if test_curves is None:
                 _, s_te, _, _, times, fold_arms = fp(tr, te)
             else:
                 s_te, times, fold_arms = test_curves
             mu = np.full((len(te), len(arms)), np.nan)
-            mu[:, [arms.index(a) for a in fold_arms]] = rmst_from_curves(s_te.mean(axis=0), times, tau)
+            mu[:, [arms.index(a) for a in fold_arms]] = rmst_from_curves(
+                s_te.mean(axis=0), times, tau, extrapolate=True
+            )
             test_mu.append(mu)
     part = cohort.subset(tr)
     received = np.array([arms.index(a) for a in part.treatment.to_numpy().astype(str)])

@@ -88,7 +88,7 @@ def aipw_rmst_scores(
         raise ConfigError(f"propensity must be ({n}, {k}) and received ({n},)")
     rows = np.arange(n)
     pseudo = aipcw_rmst_pseudo_outcome(time, event, tau, pred[rows, a], times, strata=a)
-    mu = rmst_from_curves(pred, times, tau)
+    mu = rmst_from_curves(pred, times, tau, extrapolate=True)  # flat after the grid's last event time
     p = np.clip(np.asarray(propensity, dtype=float), clip, 1.0)
     own = np.eye(k, dtype=bool)[a]
     return mu + own / p * (pseudo[:, None] - mu)

@@ -188,3 +188,15 @@ def test_tau_beyond_follow_up_is_a_clear_error(colon):
 
     with pytest.raises(ConfigError, match="beyond the cohort's follow-up"):
         cross_fitted_policy(colon, float(colon.time.max()) + 1.0, n_folds=2, dr_stage="calibrated")
+
+
+def test_fold_grids_ending_before_tau_are_held_flat(colon):
+    flat = _identical_patients(colon)  # grids end at 1900 days
+    tau = 2500.0
+    assert tau <= colon.time.max()
+    result = cross_fitted_policy(colon, tau, n_folds=2, fit_predict=flat, level=0.01)
+    assert set(result.recommended) == {"Lev+5FU"}  # the best arm on every curve, RMST computed to 2500
+    with pytest.raises(Exception, match="beyond"):
+        from oncoplan.recommend.rmst import rmst_from_curves
+
+        rmst_from_curves(np.array([[0.9, 0.7, 0.5]]), np.array([200.0, 900.0, 1900.0]), tau)

@@ -185,6 +185,9 @@ def _fold_policy(
     shrinkage: float,
 ) -> tuple[np.ndarray, np.ndarray, list[str | None], str]:
     """(recommended arm, abstained, reason, default arm) for the test rows of one fold."""
+    if times[-1] < tau:  # a fold's grid may end at its last event time: the curves are flat from there
+        times = np.append(times, tau)
+        s_tr, s_te = (np.concatenate([s, s[..., -1:]], axis=-1) for s in (s_tr, s_te))
     r_tr = rmst_ensemble(s_tr, times, tau, arm_names=fold_arms).samples
     r_te = rmst_ensemble(s_te, times, tau, arm_names=fold_arms).samples
     default = int(np.argmax(r_tr.mean(axis=(0, 1))))

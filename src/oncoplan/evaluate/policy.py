@@ -183,7 +183,11 @@ def _dr_inputs(
             f"survival_pred must be ({len(t)}, {len(arms)}, n_times) and propensity ({len(t)}, {len(arms)}); "
             f"got {pred.shape} and {prop.shape}"
         )
-    return t, e, a, prop, pred, rmst_from_curves(pred, times, tau)
+    # a model's grid may end at its last event time before tau: its curves are flat from there on, which
+    # holds up to the last follow-up time (beyond it nothing was observed)
+    if tau > float(np.max(t)):
+        raise ConfigError(f"tau={tau:g} lies beyond the follow-up (last time {float(np.max(t)):g})")
+    return t, e, a, prop, pred, rmst_from_curves(pred, times, tau, extrapolate=True)
 
 
 def policy_value_dr(

@@ -20,7 +20,7 @@ QUICK = {"max_epochs": 2, "n_ensemble": 1}
 
 
 def test_cohort_without_treatment_has_no_policy_section():
-    cohort = load_cohort("survset:pbc")
+    cohort = load_cohort("survset:Melanoma")  # no treatment recorded
     assert cohort.treatment is None
     split = holdout_split(cohort, (0.7, 0.3), seed=0)
     bundle = train_survival_model(cohort, split.parts["train"], QUICK, seed=0)

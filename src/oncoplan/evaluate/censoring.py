@@ -165,6 +165,8 @@ def aipcw_rmst_pseudo_outcome(
     curves = np.asarray(survival_received, dtype=float)
     if curves.shape != (len(t), len(grid)):
         raise ConfigError(f"survival_received must have shape ({len(t)}, {len(grid)}), got {curves.shape}")
+    if grid[-1] < tau <= float(np.max(t)):  # a grid ending at its last event time: flat from there to tau
+        grid, curves = np.append(grid, tau), np.hstack([curves, curves[:, -1:]])
     rmst_tau = rmst_from_curves(curves, grid, tau)
     if grid[0] > 0:
         knots, values = np.concatenate([[0.0], grid]), np.concatenate([np.ones((len(t), 1)), curves], axis=1)

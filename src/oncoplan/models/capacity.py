@@ -22,9 +22,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
 
 
 def flexible_settings(patience: int, max_epochs: int, validation_fraction: float) -> dict[str, object]:
@@ -137,3 +141,40 @@ def per_patient_brier(
     if len(times) < 2:
         return scores[:, 0] if len(times) else np.zeros(len(val_time))
     return np.trapezoid(scores, times, axis=1) / (times[-1] - times[0])
+
+
+class CapacityChoice:
+    """Mixin of :class:`~oncoplan.models.survival.DeepSurvival`: per-member settings under ``capacity_`` and
+    the held-out check of ``capacity="auto"``."""
+
+    def _member_overrides(self, member: int) -> dict[str, object]:
+        """Setting overrides of one member under ``capacity_`` (free members: encoded inputs)."""
+        free = self.capacity_ == "flexible" or (
+            self.capacity_ in ("mixed", "auto") and self.embeddings_[member] == "ple"
+        )
+        if not free:
+            return {}
+        overrides = flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
+        if self.capacity_ == "auto" and member in self.check_pair_:  # the pair shares one validation split
+            overrides.pop("validation_fraction")
+        return overrides
+
+    def _check_capacity(self, members: list[tuple], x, time, event) -> CapacityCheck | None:
+        """``capacity="auto"``: the pair's free member against its regularised member on their shared
+        validation rows (per-patient integrated Brier scores, paired z; positive favours the free one)."""
+        regular, free = self.check_pair_
+        val_rows = members[regular][3]
+        if len(val_rows) < 2:
+            return None
+        train_rows = np.setdiff1d(np.arange(len(time)), val_rows)
+        grid = evaluation_grid(time[train_rows], event[train_rows], time[val_rows])
+        args = (grid, time[val_rows], event[val_rows], time[train_rows], event[train_rows])
+        losses = []
+        for member in (regular, free):
+            net, adapter = members[member][:2]
+            with torch.no_grad():
+                out = net(self._member_x(x, member)[val_rows]).numpy().astype(np.float64)
+            losses.append(per_patient_brier(adapter.survival(out, grid), *args))
+        check = paired_loss_test(*losses)
+        logger.info("capacity check on %d held-out patients: z = %.2f", check.n_patients, check.z)
+        return check

@@ -35,14 +35,7 @@ from torch import nn
 
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import HEADS, HeadAdapter, make_adapter
-from oncoplan.models.capacity import (
-    CAPACITIES,
-    CapacityCheck,
-    evaluation_grid,
-    flexible_settings,
-    paired_loss_test,
-    per_patient_brier,
-)
+from oncoplan.models.capacity import CAPACITIES, CapacityChoice
 from oncoplan.models.encoders.numeric import PiecewiseLinearEncoding
 from oncoplan.models.encoders.tabular import TabularSurvivalNet
 from oncoplan.models.ensemble_state import ensemble_tensors, load_member
@@ -55,7 +48,7 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, float, float | None], None]
 
 
-class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
+class DeepSurvival(SurvivalInputs, CapacityChoice, SurvivalAnalysisMixin, BaseEstimator):
     """Deep survival model (scikit-survival API).
 
     Args:
@@ -295,38 +288,6 @@ class DeepSurvival(SurvivalInputs, SurvivalAnalysisMixin, BaseEstimator):
         with torch.no_grad():
             adapter.finalize(net(x).numpy().astype(np.float64), time, event)
         return net, adapter, history, val_rows
-
-    def _member_overrides(self, member: int) -> dict[str, object]:
-        """Setting overrides of one member under ``capacity_`` (free members: encoded inputs)."""
-        free = self.capacity_ == "flexible" or (
-            self.capacity_ in ("mixed", "auto") and self.embeddings_[member] == "ple"
-        )
-        if not free:
-            return {}
-        overrides = flexible_settings(self.patience, self.max_epochs, self.validation_fraction)
-        if self.capacity_ == "auto" and member in self.check_pair_:  # the pair shares one validation split
-            overrides.pop("validation_fraction")
-        return overrides
-
-    def _check_capacity(self, members: list[tuple], x, time, event) -> CapacityCheck | None:
-        """``capacity="auto"``: the pair's free member against its regularised member on their shared
-        validation rows (per-patient integrated Brier scores, paired z; positive favours the free one)."""
-        regular, free = self.check_pair_
-        val_rows = members[regular][3]
-        if len(val_rows) < 2:
-            return None
-        train_rows = np.setdiff1d(np.arange(len(time)), val_rows)
-        grid = evaluation_grid(time[train_rows], event[train_rows], time[val_rows])
-        args = (grid, time[val_rows], event[val_rows], time[train_rows], event[train_rows])
-        losses = []
-        for member in (regular, free):
-            net, adapter = members[member][:2]
-            with torch.no_grad():
-                out = net(self._member_x(x, member)[val_rows]).numpy().astype(np.float64)
-            losses.append(per_patient_brier(adapter.survival(out, grid), *args))
-        check = paired_loss_test(*losses)
-        logger.info("capacity check on %d held-out patients: z = %.2f", check.n_patients, check.z)
-        return check
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressFn | None = None) -> DeepSurvival:

@@ -30,16 +30,15 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.covariance import LedoitWolf
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.functions import StepFunction
 
 from oncoplan.errors import CohortError, ModelError, describe_rows
+from oncoplan.models.effects_anchor import anchor_powers, anchor_targets, apply_anchor
 from oncoplan.models.effects_net import EffectLoss, EffectNetwork
-from oncoplan.models.ensemble_state import ensemble_tensors, load_member
+from oncoplan.models.effects_state import EffectStateMixin
+from oncoplan.models.effects_weights import stabilised_propensity_weights
 from oncoplan.models.targets import survival_target
 from oncoplan.models.time_grid import TimeGrid
 from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
@@ -74,7 +73,7 @@ def encode_arms(treatment: Sequence | np.ndarray, arms: Sequence[str] | None) ->
     return arm_list, np.array([lookup[v] for v in labels], dtype=np.int64)
 
 
-class TreatmentEffectNet(BaseEstimator):
+class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
     """Treatment-effect network for K >= 2 arms (see the module docstring).
 
     Args:
@@ -100,6 +99,11 @@ class TreatmentEffectNet(BaseEstimator):
             When that model's out-of-fold log-loss is no better than the arm frequencies alone (no
             detectable confounding, as in a randomised trial) the loss stays unweighted.
         ipw_clip: upper clip of the stabilised weights (lower clip ``1 / ipw_clip``).
+        anchor: ``"km"`` (survival; default): each member's curves under arm k are anchored, by a per-time
+            power on the cumulative hazard, so that their mean over the member's training patients equals
+            the Kaplan-Meier curve of its arm-k patients (inverse-propensity weighted when the arm is
+            predictable from the covariates); the network keeps the patient-level shape, the arm-level
+            average comes from the data (:mod:`oncoplan.models.effects_anchor`). ``"none"``: raw network.
         random_state: seed; the same seed gives identical predictions on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     """
@@ -129,6 +133,7 @@ class TreatmentEffectNet(BaseEstimator):
         standardize_y: bool = True,
         ipw: str = "none",
         ipw_clip: float = 10.0,
+        anchor: str = "km",
         random_state: int = 0,
         device: str = "cpu",
     ) -> None:
@@ -155,6 +160,7 @@ class TreatmentEffectNet(BaseEstimator):
         self.standardize_y = standardize_y
         self.ipw = ipw
         self.ipw_clip = ipw_clip
+        self.anchor = anchor
         self.random_state = random_state
         self.device = device
 
@@ -186,6 +192,9 @@ class TreatmentEffectNet(BaseEstimator):
             device=self.device,
         )
 
+    def _member_seed(self, member: int) -> int:
+        return int(self.random_state) + 1000 * member
+
     def _member_rows(self, strata: np.ndarray, codes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(len(codes))
         if self.bootstrap:
@@ -211,25 +220,10 @@ class TreatmentEffectNet(BaseEstimator):
             return None
         if self.ipw != "logistic":
             raise ModelError(f"ipw must be 'none' or 'logistic', got {self.ipw!r}")
-        k = int(codes.max()) + 1
-        n_folds = int(min(5, np.bincount(codes, minlength=k).min()))
-        if n_folds < 2:
-            return None
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=int(self.random_state))
-        prop = cross_val_predict(clf, X, codes, cv=cv, method="predict_proba")
-        marginal = np.bincount(codes, minlength=k) / len(codes)
-        received = np.clip(prop[np.arange(len(codes)), codes], 1e-6, 1.0)
-        fitted_loss, marginal_loss = -np.log(received).mean(), -np.log(marginal[codes]).mean()
-        if fitted_loss >= marginal_loss:  # the covariates do not predict the arm (e.g. a randomised trial)
-            logger.info(
-                "ipw: no detectable confounding (log-loss %.4f >= %.4f); unweighted",
-                fitted_loss,
-                marginal_loss,
-            )
-            return None
-        weights = np.clip(marginal[codes] / received, 1.0 / self.ipw_clip, self.ipw_clip)
-        return weights / weights.mean()
+        return self._propensity_weights(X, codes)
+
+    def _propensity_weights(self, X: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
+        return stabilised_propensity_weights(X, codes, self.ipw_clip, int(self.random_state))
 
     def _targets(self, y: np.ndarray, codes: np.ndarray, net: EffectNetwork) -> dict[str, torch.Tensor]:
         targets = {"arm": torch.as_tensor(codes, dtype=torch.long)}
@@ -298,29 +292,56 @@ class TreatmentEffectNet(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         values, strata = self._prepare_outcome(X, y, codes)
         self._fit_ood(X)
+        if self.anchor not in ("none", "km"):
+            raise ModelError(f"anchor must be 'none' or 'km', got {self.anchor!r}")
         self.ipw_weights_ = self._ipw_weights(X, codes)
+        anchoring = self.anchor == "km" and self.outcome == "survival"
+        anchor_weights = (
+            (self.ipw_weights_ if self.ipw != "none" else self._propensity_weights(X, codes))
+            if anchoring
+            else None
+        )
+        self.anchor_powers_ = None
+        member_rows = [self._member_rows(strata, codes, self._member_seed(m)) for m in range(self.n_ensemble)]
+        if anchoring:
+            targets = anchor_targets(
+                self.train_time_,
+                self.train_event_,
+                codes,
+                [rows for rows, _ in member_rows],
+                self.times_,
+                len(arm_list),
+                anchor_weights,
+            )
         x_all = torch.as_tensor(X, dtype=torch.float32)
         self.networks_: list[EffectNetwork] = []
         self.histories_: list[TrainResult] = []
-        for member in range(self.n_ensemble):
-            seed = int(self.random_state) + 1000 * member
-            train_rows, val_rows = self._member_rows(strata, codes, seed)
+        powers = []
+        for member, (train_rows, val_rows) in enumerate(member_rows):
+            seed = self._member_seed(member)
             net = self._new_network(seed)
-            targets = self._targets(values, codes, net)
+            net_targets = self._targets(values, codes, net)
             has_val = len(val_rows) > 0
             history = fit_module(
                 net,
                 EffectLoss(net, self.alpha, self.beta),
                 x_all[train_rows],
-                {k: v[train_rows] for k, v in targets.items()},
+                {k: v[train_rows] for k, v in net_targets.items()},
                 x_all[val_rows] if has_val else None,
-                {k: v[val_rows] for k, v in targets.items()} if has_val else None,
+                {k: v[val_rows] for k, v in net_targets.items()} if has_val else None,
                 config=self._config(seed),
                 progress=progress,
             )
             net.to("cpu").eval()
             self.networks_.append(net)
             self.histories_.append(history)
+            if anchoring:
+                raw = self._raw_survival([net], X[train_rows], self.times_)[0]
+                powers.append(
+                    np.stack([anchor_powers(raw[:, k], targets[member, k]) for k in range(len(arm_list))])
+                )
+        if anchoring:
+            self.anchor_powers_ = np.stack(powers)
         logger.info(
             "TreatmentEffectNet: %d members, best epochs %s",
             self.n_ensemble,
@@ -378,14 +399,32 @@ class TreatmentEffectNet(BaseEstimator):
         """
         X = self._check_X(X)
         outcomes, _ = self._outputs(X)
-        n, k = len(X), len(self.arms_)
+        n = len(X)
         if self.outcome == "continuous":
             return np.stack([o[:, :, 0].numpy().astype(float) * self.y_std_ + self.y_mean_ for o in outcomes])
         if self.outcome == "binary":
             return np.stack([torch.sigmoid(o[:, :, 0]).numpy().astype(float) for o in outcomes])
         grid = np.ascontiguousarray(self.times_ if times is None else np.asarray(times, dtype=float))
+        powers = getattr(self, "anchor_powers_", None)
+        if powers is None:
+            return self._survival_from_outputs(outcomes, n, grid)
+        # anchored curves are made monotone on the union with the model's grid, so any grid reads the same
+        full, where = np.unique(np.concatenate([self.times_, grid]), return_inverse=True)
+        out = self._survival_from_outputs(outcomes, n, full)
+        out = np.stack([apply_anchor(o, p, self.times_, full) for o, p in zip(out, powers, strict=True)])
+        return np.ascontiguousarray(out[..., where[len(self.times_) :]])
+
+    def _raw_survival(self, networks: list[EffectNetwork], X: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """Un-anchored ``(n_members, n, n_arms, len(grid))`` survival of ``networks`` at ``X``."""
+        x = torch.as_tensor(X, dtype=torch.float32)
+        with torch.no_grad():
+            outcomes = [net.split(net.eval()(x))[0] for net in networks]
+        return self._survival_from_outputs(outcomes, len(X), grid)
+
+    def _survival_from_outputs(self, outcomes: list[torch.Tensor], n: int, grid: np.ndarray) -> np.ndarray:
+        k = len(self.arms_)
         head = self.networks_[0].survival_head
-        grid_t = torch.as_tensor(grid)
+        grid_t = torch.as_tensor(np.ascontiguousarray(grid, dtype=float))
         out = np.empty((len(outcomes), n * k, len(grid)))
         with torch.no_grad():
             for m, o in enumerate(outcomes):
@@ -442,50 +481,3 @@ class TreatmentEffectNet(BaseEstimator):
     def is_ood(self, X: np.ndarray) -> np.ndarray:
         """True where :meth:`ood_score` exceeds the ``ood_quantile`` of the training scores."""
         return self.ood_score(X) > self.ood_threshold_
-
-    # ------------------------------------------------------------------ persistence (no pickles)
-    def export_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        """(JSON-serialisable state, named tensors) for safetensors + JSON bundles."""
-        check_is_fitted(self, "networks_")
-        params = self.get_params()
-        params["hidden"] = list(params["hidden"])
-        params["head_hidden"] = list(params["head_hidden"])
-        state = {
-            "params": params,
-            "arms": list(self.arms_),
-            "n_features_in": int(self.n_features_in_),
-            "grid": None if self.grid_ is None else self.grid_.to_dict(),
-            "times": None if self.outcome != "survival" else self.times_.tolist(),
-            "y_mean": self.y_mean_,
-            "y_std": self.y_std_,
-            "ood_location": self.ood_location_.tolist(),
-            "ood_precision": self.ood_precision_.tolist(),
-            "ood_threshold": self.ood_threshold_,
-            "n_members": len(self.networks_),
-            "best_epochs": [h.best_epoch for h in self.histories_],
-        }
-        return state, ensemble_tensors(self.networks_)
-
-    @classmethod
-    def from_exported_state(cls, state: dict, tensors: dict[str, torch.Tensor]) -> TreatmentEffectNet:
-        """Rebuild a fitted model from :meth:`export_state` output."""
-        params = dict(state["params"])
-        params["hidden"] = tuple(params["hidden"])
-        params["head_hidden"] = tuple(params["head_hidden"])
-        model = cls(**params)
-        model.arms_ = list(state["arms"])
-        model.n_features_in_ = int(state["n_features_in"])
-        model.grid_ = None if state["grid"] is None else TimeGrid.from_dict(state["grid"])
-        if state["times"] is not None:
-            model.times_ = np.asarray(state["times"], dtype=float)
-        model.y_mean_, model.y_std_ = float(state["y_mean"]), float(state["y_std"])
-        model.ood_location_ = np.asarray(state["ood_location"], dtype=float)
-        model.ood_precision_ = np.asarray(state["ood_precision"], dtype=float)
-        model.ood_threshold_ = float(state["ood_threshold"])
-        model.histories_ = []
-        model.networks_ = []
-        for k in range(int(state["n_members"])):
-            net = model._new_network(int(model.random_state) + 1000 * k)
-            load_member(net, tensors, k)
-            model.networks_.append(net)
-        return model

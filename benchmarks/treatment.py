@@ -230,7 +230,7 @@ def run_trials(args: argparse.Namespace) -> None:
         # 5 years in the trial's time unit, capped at the 90th percentile of follow-up (1826 days on both
         # named trials)
         tau = taus[label] = default_tau(cohort.time, cohort.spec.time_unit)
-        prop = evaluation_propensity(cohort, seed=args.seed)
+        prop = evaluation_propensity(cohort, seed=args.seed, kind=args.propensity)
         stage_models = {
             name: meta_learner_fit_predict(cohort, base, kind, seed=args.seed)
             for name, (base, kind) in STAGE_MODELS.items()
@@ -297,7 +297,8 @@ def run_trials(args: argparse.Namespace) -> None:
         "Policy value RMST(tau) with tau = "
         + ", ".join(f"{k} {v:g}" for k, v in taus.items())
         + f" (trial time units), IPW Kaplan-Meier, 95% bootstrap CI ({args.n_boot} resamples); "
-        f"seed {args.seed}; oncoplan settings `{json.dumps(params, default=list)}`, "
+        f"propensities {args.propensity}; seed {args.seed}; "
+        f"oncoplan settings `{json.dumps(params, default=list)}`, "
         f"shrinkage {args.shrinkage}, "
         f"interval level {args.level}, inner check {args.inner_check} folds, DR stage {args.dr_stage} "
         f"(extra contrast models: {args.stage_models or 'none'}):",
@@ -507,6 +508,12 @@ def main(argv: list[str] | None = None) -> None:
         "--stage-models",
         default="rsf_t,cox_s",
         help="extra candidate contrast models of the calibrated stage ('' for none)",
+    )
+    parser.add_argument(
+        "--propensity",
+        default="auto",
+        help="propensities of the trial policy values: auto (logistic unless the covariates do not predict "
+        "the arm out of fold, then the arm frequencies), logistic or frequencies",
     )
     parser.add_argument("--level", type=float, default=0.9, help="interval level of the abstention rule")
     parser.add_argument(

@@ -39,13 +39,35 @@ def stabilised_propensity_weights(
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     prop = cross_val_predict(clf, X, codes, cv=cv, method="predict_proba")
+    prop, predictive = frequencies_unless_predictive(prop, codes)
+    if not predictive:
+        return None
+    marginal = prop[0]
+    received = np.clip(prop[np.arange(len(codes)), codes], 1e-6, 1.0)
+    weights = np.clip(marginal[codes] / received, 1.0 / clip, clip)
+    return weights / weights.mean()
+
+
+def frequencies_unless_predictive(prop: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``(propensities, predictive)``: out-of-fold ``prop`` ``(n, n_arms)`` where they predict the received
+    arm (``codes``) better than the arm frequencies do (log-loss), else the frequencies for everyone.
+
+    In a randomised trial the covariates carry no information on the arm, and fitted propensities only add
+    noise (with many covariates and few patients they overfit); the frequencies are then the design's
+    propensities.
+
+    Example:
+        >>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+        >>> frequencies_unless_predictive(p, np.array([1, 0, 1, 0]))[1]
+        False
+    """
+    k = prop.shape[1]
     marginal = np.bincount(codes, minlength=k) / len(codes)
     received = np.clip(prop[np.arange(len(codes)), codes], 1e-6, 1.0)
     fitted_loss, marginal_loss = -np.log(received).mean(), -np.log(marginal[codes]).mean()
     if fitted_loss >= marginal_loss:  # the covariates do not predict the arm (e.g. a randomised trial)
         logger.info(
-            "ipw: no detectable confounding (log-loss %.4f >= %.4f); unweighted", fitted_loss, marginal_loss
+            "no detectable confounding (log-loss %.4f >= %.4f): arm frequencies", fitted_loss, marginal_loss
         )
-        return None
-    weights = np.clip(marginal[codes] / received, 1.0 / clip, clip)
-    return weights / weights.mean()
+        return np.tile(marginal, (len(codes), 1)), False
+    return prop, True

@@ -29,6 +29,7 @@ from oncoplan.data.cohort import Cohort
 from oncoplan.errors import ConfigError
 from oncoplan.evaluate.overlap import estimate_propensity
 from oncoplan.evaluate.policy import cross_fit_folds, evaluate_policies, policy_value_ipw
+from oncoplan.models.effects_weights import frequencies_unless_predictive
 from oncoplan.preprocess.tabular import TabularPreprocessor
 from oncoplan.recommend.dr_policy import CalibratedContrastPolicy, DRContrastPolicy, aipw_rmst_scores
 from oncoplan.recommend.pipeline import fit_effect_estimator
@@ -332,12 +333,26 @@ def _net_fit_predict(
     )
 
 
-def evaluation_propensity(cohort: Cohort, seed: int = 0, n_folds: int = 5) -> np.ndarray:
-    """Cross-fitted logistic propensities ``(n, n_arms)`` on the preprocessed covariates (IPW/DR values)."""
+def evaluation_propensity(cohort: Cohort, seed: int = 0, n_folds: int = 5, kind: str = "auto") -> np.ndarray:
+    """Propensities ``(n, n_arms)`` of the IPW / DR policy values.
+
+    ``kind="logistic"``: cross-fitted logistic regression on the preprocessed covariates; ``"auto"``
+    (default): the same, unless it predicts the received arm no better than the arm frequencies out of fold
+    (a randomised trial), then the frequencies (:func:`~oncoplan.models.effects_weights.
+    frequencies_unless_predictive`); ``"frequencies"``: the arm frequencies.
+    """
+    if kind not in ("auto", "logistic", "frequencies"):
+        raise ConfigError(f"propensity kind must be auto, logistic or frequencies, got {kind!r}")
+    arms = list(cohort.arms or [])
+    codes = np.array([arms.index(a) for a in cohort.treatment.to_numpy().astype(str)])
+    if kind == "frequencies":
+        return np.tile(np.bincount(codes, minlength=len(arms)) / len(codes), (len(codes), 1))
     frame = cohort.features(include_treatment=False)
     numeric, categorical = cohort.feature_types(include_treatment=False)
     X = TabularPreprocessor(numeric=numeric, categorical=categorical).fit(frame).transform(frame)
     p = estimate_propensity(X, cohort.treatment.to_numpy(), cohort.arms, n_folds=n_folds, seed=seed)
+    if kind == "auto":
+        p, _ = frequencies_unless_predictive(p, codes)
     return np.clip(p, 1e-3, 1.0)
 
 

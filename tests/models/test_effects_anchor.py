@@ -114,3 +114,20 @@ def test_anchor_survives_export_and_bad_values_fail(colon):
     np.testing.assert_array_equal(clone.predict_counterfactual(X), net.predict_counterfactual(X))
     with pytest.raises(ModelError, match="anchor"):
         TreatmentEffectNet(**SMALL, anchor="cox").fit(X, Surv.from_arrays(y["event"], y["time"]), a)
+
+
+def test_auto_anchors_randomised_arms_only():
+    """auto: anchored when the covariates do not predict the arm; left alone under confounding."""
+    rng = np.random.default_rng(4)
+    n = 400
+    X = rng.normal(size=(n, 3))
+    t = rng.exponential(np.exp(0.5 * X[:, 1]) * 5.0)
+    y = Surv.from_arrays(rng.random(n) < 0.8, t)
+    randomised = np.where(rng.random(n) < 0.5, "A", "B")
+    confounded = np.where(rng.random(n) < 1 / (1 + np.exp(-2.5 * X[:, 0])), "A", "B")
+    small = {**SMALL, "n_ensemble": 1}
+    assert TreatmentEffectNet(**small).fit(X, y, randomised).anchored_
+    auto = TreatmentEffectNet(**small).fit(X, y, confounded)
+    assert not auto.anchored_ and auto.anchor_powers_ is None
+    forced = TreatmentEffectNet(**small, anchor="km").fit(X, y, confounded)
+    assert forced.anchored_ and forced.anchor_powers_.shape[:2] == (1, 2)

@@ -46,6 +46,9 @@ from oncoplan.train.loop import TrainConfig, TrainResult, fit_module
 
 logger = logging.getLogger(__name__)
 
+#: options of ``TreatmentEffectNet(anchor=...)``
+ANCHORS = ("auto", "km", "none")
+
 
 def encode_arms(treatment: Sequence | np.ndarray, arms: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
     """Arm labels (str) and integer codes; ``arms`` fixes the order (default: sorted unique labels).
@@ -99,11 +102,13 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
             When that model's out-of-fold log-loss is no better than the arm frequencies alone (no
             detectable confounding, as in a randomised trial) the loss stays unweighted.
         ipw_clip: upper clip of the stabilised weights (lower clip ``1 / ipw_clip``).
-        anchor: ``"km"`` (survival; default): each member's curves under arm k are anchored, by a per-time
-            power on the cumulative hazard, so that their mean over the member's training patients equals
-            the Kaplan-Meier curve of its arm-k patients (inverse-propensity weighted when the arm is
-            predictable from the covariates); the network keeps the patient-level shape, the arm-level
-            average comes from the data (:mod:`oncoplan.models.effects_anchor`). ``"none"``: raw network.
+        anchor: ``"km"``: each member's curves under arm k are anchored, by a per-time power on the
+            cumulative hazard, so that their mean over the member's training patients equals the
+            Kaplan-Meier curve of its arm-k patients (inverse-propensity weighted when the arm is predictable
+            from the covariates); the network keeps the patient-level shape, the arm-level average comes from
+            the data (:mod:`oncoplan.models.effects_anchor`). ``"auto"`` (default): anchored only when the
+            covariates do not predict the arm (a randomised trial; ``anchored_`` records it). ``"none"``:
+            the raw network.
         random_state: seed; the same seed gives identical predictions on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     """
@@ -133,7 +138,7 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         standardize_y: bool = True,
         ipw: str = "none",
         ipw_clip: float = 10.0,
-        anchor: str = "km",
+        anchor: str = "auto",
         random_state: int = 0,
         device: str = "cpu",
     ) -> None:
@@ -292,15 +297,18 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         values, strata = self._prepare_outcome(X, y, codes)
         self._fit_ood(X)
-        if self.anchor not in ("none", "km"):
-            raise ModelError(f"anchor must be 'none' or 'km', got {self.anchor!r}")
+        if self.anchor not in ANCHORS:
+            raise ModelError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
         self.ipw_weights_ = self._ipw_weights(X, codes)
-        anchoring = self.anchor == "km" and self.outcome == "survival"
-        anchor_weights = (
-            (self.ipw_weights_ if self.ipw != "none" else self._propensity_weights(X, codes))
-            if anchoring
-            else None
-        )
+        anchoring = self.anchor != "none" and self.outcome == "survival"
+        anchor_weights = None
+        if anchoring:
+            anchor_weights = self.ipw_weights_ if self.ipw != "none" else self._propensity_weights(X, codes)
+            # auto: only where the arm is not predictable from the covariates (a randomised trial), where
+            # each arm's plain Kaplan-Meier curve is unbiased; under confounding the covariate-adjusted
+            # network keeps its own averages
+            anchoring = self.anchor == "km" or anchor_weights is None
+        self.anchored_ = anchoring
         self.anchor_powers_ = None
         member_rows = [self._member_rows(strata, codes, self._member_seed(m)) for m in range(self.n_ensemble)]
         if anchoring:

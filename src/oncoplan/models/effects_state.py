@@ -63,6 +63,7 @@ class EffectStateMixin:
         model.ood_threshold_ = float(state["ood_threshold"])
         powers = state.get("anchor_powers")
         model.anchor_powers_ = None if powers is None else np.asarray(powers, dtype=float)
+        model.anchored_ = powers is not None
         model.ipw_weights_ = None
         model.histories_ = []
         model.networks_ = []

@@ -87,3 +87,19 @@ def test_fit_with_ipw_is_deterministic_and_stores_weights():
     np.testing.assert_array_equal(m1.predict_counterfactual(X[:20]), m2.predict_counterfactual(X[:20]))
     plain = TreatmentEffectNet(**SMALL, random_state=0).fit(X, y, a)
     assert not np.allclose(plain.predict_counterfactual(X[:20]), m1.predict_counterfactual(X[:20]))
+
+
+def test_weights_equal_the_stabilised_formula():
+    """w_i = P(A = a_i) / e_{a_i}(x_i), e out of fold (scikit-learn, same folds), clipped, mean 1."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, a = _confounded(strength=1.0)
+    codes = (a == "B").astype(np.int64)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    e = cross_val_predict(clf, X, codes, cv=cv, method="predict_proba")[np.arange(len(codes)), codes]
+    expected = np.clip(np.bincount(codes)[codes] / len(codes) / e, 0.1, 10.0)
+    w = TreatmentEffectNet(ipw="logistic", ipw_clip=10.0, random_state=0)._ipw_weights(X, codes)
+    np.testing.assert_allclose(w, expected / expected.mean(), rtol=1e-12)

@@ -42,7 +42,7 @@ def stabilised_propensity_weights(
     prop, predictive = frequencies_unless_predictive(prop, codes)
     if not predictive:
         return None
-    marginal = prop[0]
+    marginal = np.bincount(codes, minlength=k) / len(codes)
     received = np.clip(prop[np.arange(len(codes)), codes], 1e-6, 1.0)
     weights = np.clip(marginal[codes] / received, 1.0 / clip, clip)
     return weights / weights.mean()

@@ -93,8 +93,10 @@ def cross_fitted_policy(
     """Out-of-fold recommendations of the effect network for every patient of ``cohort``.
 
     Per fold: fit on the other folds, take the arm with the highest mean predicted RMST(tau) on the training
-    folds as the default, shrink individual contrasts (``shrinkage`` < 1), recommend with abstention on the
-    test fold, and send abstaining patients to the default arm. ``fit_predict(train_rows, test_rows)`` may
+    folds as the default (with the network's default ``anchor="auto"``, in a randomised trial that is the
+    arm with the highest Kaplan-Meier RMST on the training folds), shrink individual contrasts
+    (``shrinkage`` < 1), recommend with abstention on the test fold, and send abstaining patients to the
+    default arm. ``fit_predict(train_rows, test_rows)`` may
     replace the network: it returns ``(train_samples, test_samples, test_propensity, test_ood, times,
     arms)`` with samples ``(n_members, n, n_arms, n_times)``.
 

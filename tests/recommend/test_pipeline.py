@@ -41,6 +41,27 @@ def test_bundle_metadata(bundle, colon):
     assert meta["default_arm"] == max(meta["mean_rmst_train"], key=meta["mean_rmst_train"].get)
 
 
+def test_randomised_bundle_averages_follow_kaplan_meier(bundle, colon):
+    """colon is randomised: the arm averages are anchored, so the default arm is the Kaplan-Meier best
+    arm of the training patients and each mean RMST is close to that arm's KM RMST (lifelines)."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import restricted_mean_survival_time
+
+    meta = bundle.metadata
+    assert meta["anchored_to_kaplan_meier"]
+    train = colon.subset(np.arange(0, colon.n_patients, 2))
+    received = train.treatment.to_numpy()
+    km = {
+        arm: restricted_mean_survival_time(
+            KaplanMeierFitter().fit(train.time[received == arm], train.event[received == arm]), t=meta["tau"]
+        )
+        for arm in meta["arms"]
+    }
+    assert meta["default_arm"] == max(km, key=km.get)
+    for arm in meta["arms"]:  # members anchored to resamples, recentred on the full-data curve
+        assert meta["mean_rmst_train"][arm] == pytest.approx(km[arm], rel=0.02)
+
+
 def test_save_load_gives_identical_predictions(bundle, held_out, tmp_path):
     loaded = ModelBundle.load(bundle.save(tmp_path / "effect"))
     a = predict_counterfactuals(bundle, held_out)

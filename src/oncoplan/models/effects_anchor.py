@@ -31,8 +31,8 @@ import numpy as np
 from lifelines import KaplanMeierFitter
 from lifelines.exceptions import StatisticalWarning
 
-#: bounds of the anchoring power (a factor of 20 on the cumulative hazard either way)
-POWER_BOUNDS = (0.05, 20.0)
+#: bounds of the anchoring power (a factor of 1000 on the cumulative hazard either way)
+POWER_BOUNDS = (1e-3, 1e3)
 
 
 def anchor_powers(curves: np.ndarray, target: np.ndarray, iterations: int = 60) -> np.ndarray:

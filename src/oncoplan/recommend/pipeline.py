@@ -126,6 +126,8 @@ def train_effect_model(
         "arms": list(model.arms_),
         "default_arm": model.arms_[int(np.argmax(mean_rmst))],
         "mean_rmst_train": {a: float(v) for a, v in zip(model.arms_, mean_rmst, strict=True)},
+        # arm averages anchored to each arm's Kaplan-Meier curve (randomised data, TreatmentEffectNet anchor)
+        "anchored_to_kaplan_meier": bool(getattr(model, "anchored_", False)),
         "feature_names": list(prep.feature_names_out_),
         "time_range": [float(train.time.min()), float(train.time.max())],
     }

@@ -55,6 +55,7 @@ def test_recommend_prints_rankings_and_abstentions(model_dir, patients, tmp_path
     assert "treatment ranking by RMST(1826 days)" in text
     assert "out_of_distribution" in text  # patient 2 is abstained with its reason
     assert "6 patients:" in text
+    assert "anchored to its Kaplan-Meier curve in the randomised training data" in text  # colon: a trial
     for arm in ("Obs", "Lev", "Lev+5FU"):
         assert arm in text
     rows = pd.read_csv(out)

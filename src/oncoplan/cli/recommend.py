@@ -113,6 +113,11 @@ def recommend(
                 "",
             )
     console.print(table)
+    if bundle.metadata.get("anchored_to_kaplan_meier"):
+        console.print(
+            "Each arm's average outcome is anchored to its Kaplan-Meier curve in the randomised training "
+            "data; the model adds the differences between patients."
+        )
     total_abstain = sum(not r.recommended for r in results)
     console.print(
         f"{len(results)} patients: {len(results) - total_abstain} recommendations, "

@@ -10,7 +10,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SECTIONS = ("ihdp", "trials", "trials_further", "rotterdam", "semisynth", "speed")
+SECTIONS = ("ihdp", "trials", "trials_further", "rotterdam", "semisynth", "semisynth_delayed", "speed")
 
 
 def as_tuples(params: dict) -> dict:

@@ -139,3 +139,40 @@ def test_structured_target_and_validation(cov):
         simulate_survival(cov.X, tau=5000.0)
     with pytest.raises(ConfigError):
         simulate_survival(cov.X, marker=cov.marker[:10])
+
+
+def test_delayed_effects_exact_truth_and_sampling(cov):
+    """effect_delay: arms share the curve before the delay; exact RMST against scipy quadrature of the
+    piecewise hazard; Kaplan-Meier of a large randomised draw follows the truth; delay 0 is the PH model."""
+    ph = simulate_survival(cov.X, marker=cov.marker, seed=3)
+    zero = simulate_survival(cov.X, marker=cov.marker, seed=3, effect_delay=0.0)
+    np.testing.assert_array_equal(ph.time, zero.time)
+    sim = simulate_survival(cov.X, marker=cov.marker, seed=3, effect_delay=365.0)
+    before = sim.times < 365.0
+    np.testing.assert_allclose(sim.true_survival[:, 0, before], sim.true_survival[:, 2, before], rtol=1e-12)
+    prognostic = sim.X.to_numpy() @ sim.params["beta"]
+    for i in (0, 11, 250):
+        for k in range(3):
+            p, eta = prognostic[i], sim.log_hazard[i, k]
+
+            def surv(t, p=p, eta=eta):
+                a = (t / 3300.0) ** 1.3
+                a0 = (365.0 / 3300.0) ** 1.3
+                return (
+                    np.exp(-a * np.exp(p)) if t < 365.0 else np.exp(-a0 * np.exp(p) - (a - a0) * np.exp(eta))
+                )
+
+            expected = integrate.quad(surv, 0, sim.tau, points=[365.0], epsabs=1e-10, epsrel=1e-12)[0]
+            assert sim.true_rmst[i, k] == pytest.approx(expected, rel=1e-9)
+    step = rmst_from_curves(sim.true_survival, sim.times, sim.tau)
+    assert np.all(step >= sim.true_rmst - 1e-9) and np.max(step - sim.true_rmst) < 10.0
+    big = simulate_survival(
+        cov.X, marker=cov.marker, confounding=0.0, n_patients=9000, seed=1, effect_delay=365.0
+    )
+    for k, arm in enumerate(big.arms):
+        m = big.treatment == arm
+        assert km_rmst(big.time[m], big.event[m], big.tau) == pytest.approx(
+            big.true_rmst[m, k].mean(), abs=20.0
+        )
+    with pytest.raises(ConfigError, match="effect_delay"):
+        simulate_survival(cov.X, seed=0, effect_delay=5000.0)

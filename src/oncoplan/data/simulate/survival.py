@@ -10,10 +10,15 @@ true RMST under every arm, and the true propensities, are available:
   ``eta_k(x) = x @ beta + alpha_k + x @ gamma_k + marker_effect * marker * 1{k = last arm}`` - a prognostic
   part, a main effect per arm, heterogeneous effects and an effect of the last arm that exists only in the
   marker-positive subgroup (progesterone receptor >= 10 fmol/l by default).
+* ``effect_delay`` > 0 (days) makes the arm-specific part of the log hazard (main effects, heterogeneous
+  and marker effects) start only at that time - a delayed treatment effect, as with immunotherapy: every
+  arm shares the prognostic hazard before it, so the hazards are not proportional between arms and the
+  covariate effects change over time within an arm. ``effect_delay = 0`` is the proportional-hazards model.
 * censoring: independent, exponential with mean ``censoring_mean``, administrative end at ``max_followup``.
 
 True RMST is exact: ``int_0^tau exp(-a t^k) dt = a^(-1/k) Gamma(1 + 1/k) P(1/k, a tau^k)`` with ``P`` the
-regularised lower incomplete gamma function (``scipy.special.gammainc``).
+regularised lower incomplete gamma function (``scipy.special.gammainc``); with a delay, the same integral
+over the two pieces before and after it.
 
 Example:
     >>> cov = load_covariates("gbsg2")
@@ -154,6 +159,29 @@ def true_rmst_weibull(log_hazard: np.ndarray, scale: float, shape: float, tau: f
     return a ** (-inv) * special.gamma(1.0 + inv) * special.gammainc(inv, a * tau**shape)
 
 
+def _weibull_integral(a: np.ndarray, shape: float, lo: float, hi: float) -> np.ndarray:
+    """``int_lo^hi exp(-a t^shape) dt`` (exact, regularised lower incomplete gamma)."""
+    inv = 1.0 / shape
+    return (
+        a ** (-inv)
+        * special.gamma(1.0 + inv)
+        * (special.gammainc(inv, a * hi**shape) - special.gammainc(inv, a * lo**shape))
+    )
+
+
+def _delayed_rmst(
+    prognostic: np.ndarray, log_hazard: np.ndarray, scale: float, shape: float, delay: float, tau: float
+) -> np.ndarray:
+    """Exact RMST(tau) when the arm effects start at ``delay`` (see :func:`simulate_survival`)."""
+    before = np.broadcast_to(np.exp(prognostic)[:, None] / scale**shape, log_hazard.shape)
+    first = _weibull_integral(before, shape, 0.0, min(tau, delay))
+    if tau <= delay:
+        return first
+    after = np.exp(log_hazard) / scale**shape
+    offset = np.exp(-(before - after) * delay**shape)  # S(t) = offset * exp(-after t^k) for t >= delay
+    return first + offset * _weibull_integral(after, shape, delay, tau)
+
+
 def simulate_survival(
     X: pd.DataFrame | np.ndarray,
     *,
@@ -168,6 +196,7 @@ def simulate_survival(
     arm_effects: Sequence[float] | None = None,
     effect_heterogeneity: float = 0.2,
     marker_effect: float = -0.8,
+    effect_delay: float = 0.0,
     censoring_mean: float = 5000.0,
     max_followup: float = 3650.0,
     n_grid: int = 366,
@@ -187,6 +216,7 @@ def simulate_survival(
         arm_effects: log hazard ratio of each arm vs arm 0 (default ``0, -0.25, 0, ...``).
         effect_heterogeneity: standard deviation of ``x @ gamma_k`` for k >= 1.
         marker_effect: log hazard ratio of the last arm in marker-positive patients only.
+        effect_delay: days before which no arm-specific effect acts (0: proportional hazards).
         censoring_mean, max_followup: exponential censoring mean and administrative end (days).
         n_grid: number of grid points for the true survival curves (0 to ``max_followup``, plus ``tau``).
         seed: the same seed gives identical data; coefficients depend only on the seed, not on n_patients.
@@ -202,6 +232,8 @@ def simulate_survival(
         raise ConfigError(f"arms must be at least two distinct names, got {names}")
     if not (0 < tau <= max_followup) or censoring_mean <= 0 or scale <= 0 or shape <= 0:
         raise ConfigError("need 0 < tau <= max_followup and positive censoring_mean, scale and shape")
+    if not 0 <= effect_delay < tau:
+        raise ConfigError(f"effect_delay must be in [0, tau), got {effect_delay:g}")
     effects = np.array(
         arm_effects if arm_effects is not None else [0.0, -0.25] + [0.0] * (K - 2), dtype=float
     )
@@ -235,14 +267,32 @@ def simulate_survival(
     u = sample_rng.random(n)
     code = (u[:, None] > np.cumsum(prop, axis=1)).sum(axis=1).clip(max=K - 1)
     eta_received = log_hazard[np.arange(n), code]
-    t_event = scale * (sample_rng.exponential(size=n) * np.exp(-eta_received)) ** (1.0 / shape)
+    prognostic = Xs @ beta
+    # inverse of the cumulative hazard at a unit exponential draw; A(t) = (t / scale)^shape
+    draw = sample_rng.exponential(size=n)
+    a_delay = (effect_delay / scale) ** shape
+    early = draw < a_delay * np.exp(prognostic)
+    a_event = np.where(
+        early,
+        draw * np.exp(-prognostic),
+        a_delay + (draw - a_delay * np.exp(prognostic)) * np.exp(-eta_received),
+    )
+    t_event = scale * a_event ** (1.0 / shape)
     t_cens = np.minimum(sample_rng.exponential(censoring_mean, size=n), max_followup)
     time = np.minimum(t_event, t_cens)
     event = t_event <= t_cens
 
     grid = np.union1d(np.linspace(0.0, max_followup, n_grid), [tau])
-    surv = np.exp(-((grid / scale) ** shape)[None, None, :] * np.exp(log_hazard)[:, :, None])
-    rmst = true_rmst_weibull(log_hazard, scale, shape, tau)
+    a_grid = (grid / scale) ** shape
+    hazard_after = a_grid[None, None, :] * np.exp(log_hazard)[:, :, None]
+    if effect_delay > 0:
+        before = a_grid[None, None, :] * np.exp(prognostic)[:, None, None]
+        shift = a_delay * (np.exp(prognostic)[:, None, None] - np.exp(log_hazard)[:, :, None])
+        hazard_after = np.where(grid[None, None, :] < effect_delay, before, shift + hazard_after)
+        rmst = _delayed_rmst(prognostic, log_hazard, scale, shape, effect_delay, tau)
+    else:
+        rmst = true_rmst_weibull(log_hazard, scale, shape, tau)
+    surv = np.exp(-hazard_after)
     logger.info(
         "simulated %d patients, %d arms, event rate %.2f, confounding %.2f", n, K, event.mean(), confounding
     )
@@ -252,6 +302,7 @@ def simulate_survival(
         "assignment_weights": w,
         "arm_effects": effects,
         "marker_effect": marker_effect,
+        "effect_delay": effect_delay,
         "scale": scale,
         "shape": shape,
         "confounding": confounding,

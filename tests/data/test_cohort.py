@@ -148,3 +148,16 @@ def test_further_survset_trials_declare_their_arms_and_time_unit(name, arms, uni
         "treatment" not in cohort.covariates.columns
         and cohort.spec.treatment_column not in cohort.spec.categorical
     )
+
+
+@pytest.mark.parametrize(
+    "name,assignment",
+    [("colon", "randomised"), ("veteran", "randomised"), ("GBSG2", "unknown"), ("rott2", "observational")],
+)
+def test_survset_cohorts_declare_how_arms_were_assigned(name, assignment):
+    assert load_cohort(f"survset:{name}").spec.assignment == assignment
+
+
+def test_assignment_must_be_a_known_design():
+    with pytest.raises(ValueError, match="assignment"):
+        CohortSpec(time_column="t", event_column="e", assignment="quasi-random")

@@ -131,3 +131,22 @@ def test_auto_anchors_randomised_arms_only():
     assert not auto.anchored_ and auto.anchor_powers_ is None
     forced = TreatmentEffectNet(**small, anchor="km").fit(X, y, confounded)
     assert forced.anchored_ and forced.anchor_powers_.shape[:2] == (1, 2)
+
+
+def test_declared_randomisation_anchors_to_plain_km_whatever_the_covariates_say():
+    rng = np.random.default_rng(5)
+    n = 400
+    X = rng.normal(size=(n, 3))
+    y = Surv.from_arrays(rng.random(n) < 0.8, rng.exponential(np.exp(0.5 * X[:, 1]) * 5.0))
+    looks_confounded = np.where(rng.random(n) < 1 / (1 + np.exp(-2.5 * X[:, 0])), "A", "B")
+    small = {**SMALL, "n_ensemble": 1, "validation_fraction": 0.0}
+    trial = TreatmentEffectNet(**small, anchor="randomised").fit(X, y, looks_confounded)
+    weighted = TreatmentEffectNet(**small, anchor="km").fit(X, y, looks_confounded)
+    assert trial.anchored_ and weighted.anchored_
+    assert not np.allclose(trial.anchor_powers_, weighted.anchor_powers_)  # plain vs IPW Kaplan-Meier
+    surv = trial.predict_counterfactual(X)[0]
+    _, codes = encode_arms(looks_confounded, trial.arms_)
+    grid = trial.times_[trial.times_ <= np.median(y["time"])]
+    for k in range(2):
+        plain = _km(y["time"][codes == k], y["event"][codes == k], grid)
+        np.testing.assert_allclose(surv[:, k, : len(grid)].mean(axis=0), plain, atol=1e-2)

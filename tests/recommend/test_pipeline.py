@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from oncoplan.errors import ModelError
@@ -255,3 +257,17 @@ def test_inner_check_keeps_a_policy_that_pays_on_the_training_part(colon):
     )
     assert checked.personalized == [True] * 3
     assert len(set(checked.recommended)) == 3
+
+
+def test_design_declared_in_the_spec_drives_settings_and_propensities(colon):
+    from oncoplan.recommend.crossfit_policy import evaluation_propensity
+    from oncoplan.recommend.pipeline import design_defaults
+
+    assert design_defaults(colon) == {"ipw": "none", "anchor": "randomised"}
+    freq = np.bincount(pd.Categorical(colon.treatment, categories=colon.arms).codes) / colon.n_patients
+    np.testing.assert_allclose(evaluation_propensity(colon), np.tile(freq, (colon.n_patients, 1)))
+    observational = dataclasses.replace(
+        colon, spec=colon.spec.model_copy(update={"assignment": "observational"})
+    )
+    assert design_defaults(observational) == {"anchor": "none"}
+    assert evaluation_propensity(observational).std(axis=0).max() > 0  # fitted, patient by patient

@@ -34,6 +34,11 @@ class CohortSpec(BaseModel):
             unless ``infer_types`` is true, where numbers become numeric and the rest categorical.
         min_arm_size: arms with fewer patients are a validation error.
         time_unit: unit of ``time_column`` (for reports).
+        assignment: how patients came to their arm. ``"randomised"`` (a randomised trial): treatment-effect
+            models anchor each arm's average to its Kaplan-Meier curve and policy values use the arm
+            frequencies as propensities; ``"observational"``: always adjust for confounding;
+            ``"unknown"`` (default): treated as randomised where the covariates do not predict the arm
+            out of fold.
         path: optional data file (CSV / Parquet), relative to the spec file, so that a spec file alone
             names a whole cohort (``oncoplan train my_cohort.yaml``).
     """
@@ -52,6 +57,7 @@ class CohortSpec(BaseModel):
     infer_types: bool = False
     min_arm_size: int = 10
     time_unit: Literal["days", "months", "years", "weeks"] = "days"
+    assignment: Literal["randomised", "observational", "unknown"] = "unknown"
     description: str = ""
     path: str | None = None
 

@@ -47,7 +47,7 @@ from oncoplan.train.loop import TrainConfig, TrainResult, fit_module
 logger = logging.getLogger(__name__)
 
 #: options of ``TreatmentEffectNet(anchor=...)``
-ANCHORS = ("auto", "km", "none")
+ANCHORS = ("auto", "randomised", "km", "none")
 
 
 def encode_arms(treatment: Sequence | np.ndarray, arms: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
@@ -107,8 +107,9 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
             Kaplan-Meier curve of its arm-k patients (inverse-propensity weighted when the arm is predictable
             from the covariates); the network keeps the patient-level shape, the arm-level average comes from
             the data (:mod:`oncoplan.models.effects_anchor`). ``"auto"`` (default): anchored only when the
-            covariates do not predict the arm (a randomised trial; ``anchored_`` records it). ``"none"``:
-            the raw network.
+            covariates do not predict the arm (a randomised trial; ``anchored_`` records it).
+            ``"randomised"``: the arm is known to be randomised: anchored to the plain (unweighted)
+            Kaplan-Meier curves, whatever the covariates seem to predict. ``"none"``: the raw network.
         random_state: seed; the same seed gives identical predictions on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     """
@@ -302,7 +303,7 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         self.ipw_weights_ = self._ipw_weights(X, codes)
         anchoring = self.anchor != "none" and self.outcome == "survival"
         anchor_weights = None
-        if anchoring:
+        if anchoring and self.anchor != "randomised":
             anchor_weights = self.ipw_weights_ if self.ipw != "none" else self._propensity_weights(X, codes)
             # auto: only where the arm is not predictable from the covariates (a randomised trial), where
             # each arm's plain Kaplan-Meier curve is unbiased; under confounding the covariate-adjusted

@@ -339,14 +339,18 @@ def evaluation_propensity(cohort: Cohort, seed: int = 0, n_folds: int = 5, kind:
     """Propensities ``(n, n_arms)`` of the IPW / DR policy values.
 
     ``kind="logistic"``: cross-fitted logistic regression on the preprocessed covariates; ``"auto"``
-    (default): the same, unless it predicts the received arm no better than the arm frequencies out of fold
-    (a randomised trial), then the frequencies (:func:`~oncoplan.models.effects_weights.
-    frequencies_unless_predictive`); ``"frequencies"``: the arm frequencies.
+    (default): the arm frequencies for a cohort whose spec declares ``assignment="randomised"``, the
+    logistic model for ``"observational"``; when unknown, the logistic model unless it predicts the received
+    arm no better than the arm frequencies out of fold (a randomised trial), then the frequencies
+    (:func:`~oncoplan.models.effects_weights.frequencies_unless_predictive`); ``"frequencies"``: the arm
+    frequencies.
     """
     if kind not in ("auto", "logistic", "frequencies"):
         raise ConfigError(f"propensity kind must be auto, logistic or frequencies, got {kind!r}")
     arms = list(cohort.arms or [])
     codes = np.array([arms.index(a) for a in cohort.treatment.to_numpy().astype(str)])
+    if kind == "auto" and cohort.spec.assignment != "unknown":  # the design is declared in the spec
+        kind = "frequencies" if cohort.spec.assignment == "randomised" else "logistic"
     if kind == "frequencies":
         return np.tile(np.bincount(codes, minlength=len(arms)) / len(codes), (len(codes), 1))
     frame = cohort.features(include_treatment=False)

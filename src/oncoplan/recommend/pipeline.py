@@ -45,6 +45,26 @@ YEAR = {"days": 365.25, "weeks": 365.25 / 7, "months": 12.0, "years": 1.0}
 SURVIVAL_DEFAULTS = {"ipw": "logistic"}
 
 
+def design_defaults(cohort: Cohort) -> dict:
+    """TreatmentEffectNet settings implied by the cohort's declared ``assignment`` (its spec).
+
+    A randomised trial: no inverse-propensity weighting (the arm does not depend on the covariates) and each
+    arm's average anchored to its plain Kaplan-Meier curve; observational data: never anchored; unknown:
+    the estimator's own checks decide.
+
+    Example:
+        >>> from oncoplan.data import load_cohort
+        >>> design_defaults(load_cohort("survset:colon"))  # doctest: +SKIP
+        {'ipw': 'none', 'anchor': 'randomised'}
+    """
+    assignment = getattr(cohort.spec, "assignment", "unknown")
+    if assignment == "randomised":
+        return {"ipw": "none", "anchor": "randomised"}
+    if assignment == "observational":
+        return {"anchor": "none"}
+    return {}
+
+
 def default_tau(time: np.ndarray, time_unit: str = "days", years: float = 5.0) -> float:
     """``years`` in the cohort's time unit, capped at the 90th percentile of follow-up.
 
@@ -88,7 +108,12 @@ def fit_effect_estimator(
     prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=strict)
     X = prep.fit(train.features(include_treatment=False)).transform(train.features(include_treatment=False))
     present = [a for a in cohort.arms or [] if (train.treatment == a).any()]
-    params = {**SURVIVAL_DEFAULTS, **dict(model_params or {}), "random_state": seed}
+    params = {
+        **SURVIVAL_DEFAULTS,
+        **design_defaults(cohort),
+        **dict(model_params or {}),
+        "random_state": seed,
+    }
     model = TreatmentEffectNet(**params).fit(
         X, train.y, train.treatment.to_numpy(), arms=present, progress=progress
     )

@@ -38,6 +38,16 @@ KNOWN_TREATMENTS: dict[str, tuple[str, list[str]]] = {
     "pbc": ("trt", ["2", "1"]),
 }
 
+#: how the arms were assigned (from the datasets' documentation); the others are "unknown" (GBSG2's hormone
+#: therapy was randomised for only part of the patients)
+ASSIGNMENT: dict[str, str] = {
+    **{
+        name: "randomised"
+        for name in ("colon", "veteran", "e1684", "prostate", "d.oropha.rec", "actg", "pbc")
+    },
+    "rott2": "observational",
+}
+
 #: time units that are not days (from the datasets' documentation); SurvSet itself does not record them
 TIME_UNITS: dict[str, str] = {
     "rott2": "months",
@@ -124,6 +134,7 @@ def load_survset(name: str) -> Cohort:
         numeric=numeric,
         categorical=categorical,
         time_unit=TIME_UNITS.get(name, "days"),
+        assignment=ASSIGNMENT.get(name, "unknown"),
         description=DESCRIPTIONS.get(name, f"SurvSet dataset {name}"),
     )
     return Cohort.from_frame(df, spec, source=f"survset:{name}")

@@ -418,10 +418,14 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         if powers is None:
             return self._survival_from_outputs(outcomes, n, grid)
         # anchored curves are made monotone on the union with the model's grid, so any grid reads the same
-        full, where = np.unique(np.concatenate([self.times_, grid]), return_inverse=True)
+        full, pick = self.times_, None
+        if times is not None:
+            full, where = np.unique(np.concatenate([self.times_, grid]), return_inverse=True)
+            pick = where[len(self.times_) :]
         out = self._survival_from_outputs(outcomes, n, full)
-        out = np.stack([apply_anchor(o, p, self.times_, full) for o, p in zip(out, powers, strict=True)])
-        return np.ascontiguousarray(out[..., where[len(self.times_) :]])
+        for member, member_powers in enumerate(powers):
+            apply_anchor(out[member], member_powers, self.times_, full, out=out[member])
+        return out if pick is None else np.ascontiguousarray(out[..., pick])
 
     def _raw_survival(self, networks: list[EffectNetwork], X: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Un-anchored ``(n_members, n, n_arms, len(grid))`` survival of ``networks`` at ``X``."""

@@ -99,12 +99,17 @@ def anchor_targets(
 
 
 def apply_anchor(
-    curves: np.ndarray, powers: np.ndarray, power_times: np.ndarray, grid: np.ndarray
+    curves: np.ndarray,
+    powers: np.ndarray,
+    power_times: np.ndarray,
+    grid: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Anchored curves: ``curves`` ``(..., n_arms, len(grid))`` raised to the powers ``(n_arms, T)``.
 
     The powers are defined on ``power_times`` and read as a step function at ``grid`` (1 before the
-    first point); the result is made non-increasing in time when ``grid`` is sorted.
+    first point); the result is made non-increasing in time when ``grid`` is sorted. ``out`` (may be
+    ``curves`` itself) receives the result in place.
 
     Example:
         >>> out = apply_anchor(np.array([[0.9, 0.8]]), np.array([[2.0, 1.0]]), np.array([0.0, 1.0]),
@@ -114,7 +119,8 @@ def apply_anchor(
     """
     idx = np.searchsorted(power_times, grid, side="right") - 1
     step = np.where(idx >= 0, powers[:, np.clip(idx, 0, None)], 1.0)
-    out = np.clip(curves, 0.0, 1.0) ** step
+    out = np.clip(curves, 0.0, 1.0, out=out)
+    np.power(out, step, out=out)
     if np.all(np.diff(grid) >= 0):
-        out = np.minimum.accumulate(out, axis=-1)
+        np.minimum.accumulate(out, axis=-1, out=out)
     return out

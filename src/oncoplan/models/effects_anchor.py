@@ -12,8 +12,8 @@ arm-k patients, weighted by their inverse propensity when the arm is predictable
 inverse-probability-weighted Kaplan-Meier estimates the whole population's curve under arm k). The power
 acts on the cumulative hazard (``S ** c = exp(-c H)``), so the order of patients at each time is kept.
 
-Written by hand: the power transform is a per-time calibration-in-the-large; the Kaplan-Meier curves come
-from lifelines.
+Written by hand: the power transform is a per-time calibration-in-the-large; the Kaplan-Meier curves are
+the project's weighted estimator (:mod:`oncoplan.evaluate.censoring`, tested against lifelines).
 
 Example:
     >>> import numpy as np
@@ -25,11 +25,9 @@ Example:
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from lifelines import KaplanMeierFitter
-from lifelines.exceptions import StatisticalWarning
+
+from oncoplan.evaluate.censoring import weighted_kaplan_meier
 
 #: bounds of the anchoring power (a factor of 1000 on the cumulative hazard either way)
 POWER_BOUNDS = (1e-3, 1e3)
@@ -59,12 +57,14 @@ def anchor_powers(curves: np.ndarray, target: np.ndarray, iterations: int = 60) 
 def weighted_km_on_grid(
     time: np.ndarray, event: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
-    """Kaplan-Meier survival (lifelines, optional case weights) on ``grid``; flat after the last time."""
-    fitter = KaplanMeierFitter()
-    with warnings.catch_warnings():  # only the point estimate is used, not lifelines' naive variance
-        warnings.simplefilter("ignore", StatisticalWarning)
-        fitter.fit(np.asarray(time, float), np.asarray(event, bool), weights=weights)
-    return fitter.survival_function_at_times(np.asarray(grid, float)).to_numpy(dtype=float)
+    """(Weighted) Kaplan-Meier survival read on ``grid`` as a step function; flat after the last time.
+
+    The curve is :func:`oncoplan.evaluate.censoring.weighted_kaplan_meier` (the estimator of lifelines'
+    ``KaplanMeierFitter`` with weights).
+    """
+    knots, surv = weighted_kaplan_meier(time, event, weights)
+    idx = np.searchsorted(knots, np.asarray(grid, dtype=float), side="right") - 1
+    return np.where(idx >= 0, surv[np.clip(idx, 0, None)], 1.0)
 
 
 def anchor_targets(

@@ -284,15 +284,15 @@ def simulate_survival(
 
     grid = np.union1d(np.linspace(0.0, max_followup, n_grid), [tau])
     a_grid = (grid / scale) ** shape
-    hazard_after = a_grid[None, None, :] * np.exp(log_hazard)[:, :, None]
+    cum_hazard = a_grid[None, None, :] * np.exp(log_hazard)[:, :, None]
     if effect_delay > 0:
         before = a_grid[None, None, :] * np.exp(prognostic)[:, None, None]
         shift = a_delay * (np.exp(prognostic)[:, None, None] - np.exp(log_hazard)[:, :, None])
-        hazard_after = np.where(grid[None, None, :] < effect_delay, before, shift + hazard_after)
+        cum_hazard = np.where(grid[None, None, :] < effect_delay, before, shift + cum_hazard)
         rmst = _delayed_rmst(prognostic, log_hazard, scale, shape, effect_delay, tau)
     else:
         rmst = true_rmst_weibull(log_hazard, scale, shape, tau)
-    surv = np.exp(-hazard_after)
+    surv = np.exp(-cum_hazard)
     logger.info(
         "simulated %d patients, %d arms, event rate %.2f, confounding %.2f", n, K, event.mean(), confounding
     )

@@ -18,14 +18,20 @@ Sections (select with ``--sections``; default all):
   the training folds' best-on-average arm only along a candidate whose heterogeneity passes a
   Bonferroni-corrected one-sided 5% test (:class:`oncoplan.recommend.dr_policy.CalibratedContrastPolicy`).
   It is a hybrid of deep and classical learners, reported beside the network; ``--seed`` changes folds
-  and models.
+  and models. Further baselines: EconML's CausalForestDML and DRLearner on the IPCW RMST(tau) pseudo-outcome
+  (:class:`oncoplan.models.effects_pseudo.RMSTPseudoOutcomeLearner`; point estimates, so IPW values only).
+  Attempts that are run only when named in ``--models``: "oncoplan + Cox modifiers" (the network's prognostic
+  score plus penalised Cox arm x covariate terms, :class:`oncoplan.models.effect_modifiers.
+  CoxEffectModifiers`, settings via ``--modifier-params``) and "oncoplan+RSF average"; other policy stages
+  of the hybrid via ``--dr-stage ridge|select|tree``.
 * ``trials_further``: the same on further randomized trials from SurvSet that no setting was chosen on
   (veteran, e1684, prostate, d.oropha.rec, actg, pbc; tau = 5 years in each trial's time unit, capped at the
   90th percentile of follow-up).
 * ``rotterdam``: DeepSurv's experiment (deepsurv:gbsg): train on Rotterdam, recommend hormone therapy on
   GBSG; Kaplan-Meier recommended vs anti-recommended, log-rank p, hazard ratio (lifelines).
 * ``semisynth``: oncoplan.data.simulate on survset:rott2 covariates, low / high confounding; RMST-PEHE and
-  policy regret vs the oracle on a 30% test split.
+  policy regret vs the oracle on a 30% test split, for the network, the Cox / RSF meta-learners and the EconML
+  pseudo-outcome learners.
 * ``semisynth_delayed``: the semi-synthetic section with arm effects that start after one year (not
   proportional hazards, which the Cox baselines assume).
 * ``speed``: one-patient recommendation with intervals (p50 / p99 over 1000 calls) and 10,000 patients in
@@ -55,6 +61,7 @@ import sys
 import tempfile
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +97,15 @@ STAGE_MODELS = {"rsf_t": ("rsf", "t"), "cox_s": ("cox", "s")}
 #: the network followed by the DR policy stage over the network's and the classical learners' contrasts: a
 #: hybrid, reported beside (never instead of) the network's own policy, "oncoplan"
 STAGE_LABEL = "oncoplan + DR stage (hybrid)"
+#: the network's prognostic score + penalised Cox arm x covariate terms (CoxEffectModifiers)
+MODIFIER_LABEL = "oncoplan + Cox modifiers"
+#: EconML learners on the IPCW RMST pseudo-outcome (point estimates: IPW policy values only, no DR rows)
+PSEUDO_LEARNERS = {
+    "Causal forest (RMST pseudo-outcome)": "causal_forest",
+    "DR-learner (RMST pseudo-outcome)": "dr_learner",
+}
+#: methods run only when named in ``--models``
+ATTEMPTS = ("oncoplan+RSF average", MODIFIER_LABEL)
 log = logging.getLogger("treatment-bench")
 
 
@@ -216,7 +232,13 @@ def _averaged_fit_predict(cohort, params, other):
 
 def run_trials(args: argparse.Namespace) -> None:
     from oncoplan.data import load_cohort
-    from oncoplan.recommend.crossfit_learners import meta_learner_fit_predict
+    from oncoplan.evaluate.policy import evaluate_policies
+    from oncoplan.recommend.crossfit_learners import (
+        cross_fitted_arms,
+        meta_learner_fit_predict,
+        modifier_stage_fit_predict,
+        pseudo_outcome_recommender,
+    )
     from oncoplan.recommend.crossfit_policy import (
         cross_fitted_policy,
         evaluate_cross_fitted,
@@ -225,6 +247,7 @@ def run_trials(args: argparse.Namespace) -> None:
     from oncoplan.recommend.pipeline import default_tau
 
     params = as_tuples({**NET_PARAMS, **json.loads(args.net_params or "{}")})
+    modifier_params = json.loads(args.modifier_params or "{}")
     selected = args.trials.split(",") if args.trials else list(TRIALS)
     if "further" in selected:
         selected = [t for t in selected if t != "further"] + list(FURTHER_TRIALS)
@@ -251,10 +274,11 @@ def run_trials(args: argparse.Namespace) -> None:
             "oncoplan+RSF average": _averaged_fit_predict(
                 cohort, params, meta_learner_fit_predict(cohort, "rsf", "t", seed=0)
             ),
+            MODIFIER_LABEL: modifier_stage_fit_predict(cohort, params, seed=args.seed, **modifier_params),
         }
         for name, fp in methods.items():
             if (args.models and name not in args.models.split(",")) or (
-                not args.models and name == "oncoplan+RSF average"  # an attempt, run only when named
+                not args.models and name in ATTEMPTS  # attempts, run only when named
             ):
                 continue
             start = time.perf_counter()
@@ -298,6 +322,40 @@ def run_trials(args: argparse.Namespace) -> None:
                     }
                 )
             log.info("trials %s %s done in %.0f s", label, name, elapsed)
+        for name, learner in PSEUDO_LEARNERS.items():
+            if args.models and name not in args.models.split(","):
+                continue
+            start = time.perf_counter()
+            recommended = cross_fitted_arms(
+                cohort, pseudo_outcome_recommender(cohort, learner, tau, seed=args.seed), 5, args.seed
+            )
+            table = evaluate_policies(
+                cohort.time,
+                cohort.event,
+                cohort.treatment.to_numpy(),
+                recommended,
+                prop,
+                cohort.arms,
+                tau,
+                n_boot=args.n_boot,
+                seed=args.seed,
+            )
+            r = table[(table.policy == "recommended") & (table.estimator == "ipw_km")].iloc[0]
+            share = {a: round(float(np.mean(recommended == a)), 3) for a in cohort.arms}
+            rows.append(
+                {
+                    "trial": label,
+                    "method": name,
+                    "estimator": "ipw_km",
+                    "value": r.value,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "abstained": 0.0,
+                    "share": json.dumps(share),
+                    "seconds": time.perf_counter() - start,
+                }
+            )
+            log.info("trials %s %s: %.2f", label, name, r.value)
     table = pd.DataFrame(rows)
     ipw = table[table["estimator"] == "ipw_km"].drop(columns=["estimator"])
     lines = [
@@ -391,6 +449,7 @@ def run_semisynth(args: argparse.Namespace, effect_delay: float = 0.0) -> None:
     from oncoplan.data.simulate import load_covariates, policy_regret, rmst_pehe, simulate_survival
     from oncoplan.models.effects import TreatmentEffectNet
     from oncoplan.models.effects_baselines import SLearnerSurvival, TLearnerSurvival
+    from oncoplan.models.effects_pseudo import RMSTPseudoOutcomeLearner
 
     params = as_tuples({"ipw": "logistic", **NET_PARAMS, **json.loads(args.net_params or "{}")})
     cov = load_covariates("survset:rott2")
@@ -409,11 +468,18 @@ def run_semisynth(args: argparse.Namespace, effect_delay: float = 0.0) -> None:
             "CoxPH T-learner": lambda: TLearnerSurvival("cox"),
             "RSF T-learner": lambda: TLearnerSurvival("rsf", random_state=args.seed),
         }
+        for name, learner in PSEUDO_LEARNERS.items():
+            models[name] = partial(RMSTPseudoOutcomeLearner, learner, sim.tau, args.seed)
         truth = sim.true_rmst[te]
         for name, factory in models.items():
+            if args.models and name not in args.models.split(","):
+                continue
             start = time.perf_counter()
             model = factory().fit(X[tr], sim.y[tr], sim.treatment[tr], arms=list(sim.arms))
-            est = model.predict_rmst(X[te], sim.tau).mean
+            if isinstance(model, RMSTPseudoOutcomeLearner):
+                est = model.predict_rmst_contrast(X[te])  # contrasts vs the first arm: PEHE and argmax only
+            else:
+                est = model.predict_rmst(X[te], sim.tau).mean
             rows.append(
                 {
                     "confounding": f"{level} ({confounding:g})",
@@ -509,6 +575,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--reps", default=None, help="IHDP replications, e.g. 1,2,3")
+    parser.add_argument("--modifier-params", default=None, help="JSON settings of CoxEffectModifiers")
     parser.add_argument("--models", default=None, help="only these models (comma-separated names)")
     parser.add_argument("--trials", default=None, help="only these trials (colon,GBSG2)")
     parser.add_argument("--ihdp-params", default=None, help="JSON overrides of the IHDP network")
@@ -524,7 +591,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dr-stage",
         default="calibrated",
-        help="oncoplan's policy stage: none, ridge or calibrated (crossfit_policy dr_stage)",
+        help="the hybrid's policy stage: none, ridge, calibrated, select or tree (crossfit_policy dr_stage)",
     )
     parser.add_argument(
         "--stage-models",

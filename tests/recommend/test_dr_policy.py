@@ -200,3 +200,38 @@ def test_fold_grids_ending_before_tau_are_held_flat(colon):
         from oncoplan.recommend.rmst import rmst_from_curves
 
         rmst_from_curves(np.array([[0.9, 0.7, 0.5]]), np.array([200.0, 900.0, 1900.0]), tau)
+
+
+def test_select_policy_takes_the_candidate_with_the_best_inner_value_and_prefers_treat_all_on_ties():
+    from oncoplan.recommend.dr_policy import select_policy
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    scores = np.column_stack([np.zeros(200), np.where(x > 0, 10.0, -10.0)])  # arm 1 helps when x > 0
+    good = np.column_stack([np.zeros(200), x])  # inner predictions that rank correctly
+    bad = np.column_stack([np.zeros(200), -x])
+    test_good, test_bad = np.array([[0.0, 1.0], [0.0, -1.0]]), np.array([[0.0, -1.0], [0.0, 1.0]])
+    picks = select_policy(scores, 0, [bad, good], [test_bad, test_good], ["bad", "good"])
+    assert picks.tolist() == [1, 0]  # the good model's test argmax
+    flat = np.zeros((200, 2))
+    assert select_policy(flat, 1, [good], [test_good]).tolist() == [1, 1]  # a tie: treat all with default
+    nan_test = np.array([[0.0, np.nan], [0.0, np.nan]])
+    assert select_policy(scores, 0, [good], [nan_test]).tolist() == [0, 0]  # an arm the model could not score
+
+
+def test_policy_tree_keeps_everyone_on_a_uniformly_better_default():
+    from oncoplan.recommend.dr_policy import policy_tree_arms
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 3))
+    scores = np.column_stack([np.full(300, 20.0), np.zeros(300)]) + rng.normal(0, 5, (300, 2))
+    assert set(policy_tree_arms(x, scores, x[:50], default=0).tolist()) == {0}
+
+
+@pytest.mark.parametrize("stage", ["select", "tree"])
+def test_select_and_tree_stages_run_cross_fitted_on_colon(colon, stage):
+    flat = _identical_patients(colon)
+    result = cross_fitted_policy(colon, 1826.0, n_folds=3, fit_predict=flat, dr_stage=stage, inner_check=2)
+    assert len(result.recommended) == colon.n_patients and set(result.recommended) <= set(colon.arms)
+    if stage == "select":  # identical patients: the model's argmax policy is treat-all-Lev+5FU
+        assert set(result.recommended) == {"Lev+5FU"}

@@ -31,7 +31,13 @@ from oncoplan.evaluate.overlap import estimate_propensity
 from oncoplan.evaluate.policy import cross_fit_folds, evaluate_policies, policy_value_ipw
 from oncoplan.models.effects_weights import frequencies_unless_predictive
 from oncoplan.preprocess.tabular import TabularPreprocessor
-from oncoplan.recommend.dr_policy import CalibratedContrastPolicy, DRContrastPolicy, aipw_rmst_scores
+from oncoplan.recommend.dr_policy import (
+    CalibratedContrastPolicy,
+    DRContrastPolicy,
+    aipw_rmst_scores,
+    policy_tree_arms,
+    select_policy,
+)
 from oncoplan.recommend.pipeline import fit_effect_estimator
 from oncoplan.recommend.ranking import policy_arms, recommend
 from oncoplan.recommend.rmst import rmst_ensemble, rmst_from_curves
@@ -39,7 +45,7 @@ from oncoplan.recommend.rmst import rmst_ensemble, rmst_from_curves
 logger = logging.getLogger(__name__)
 
 #: policy stages of :func:`cross_fitted_policy` (``dr_stage``)
-DR_STAGES = ("none", "ridge", "calibrated")
+DR_STAGES = ("none", "ridge", "calibrated", "select", "tree")
 
 
 def shrink_toward_average(
@@ -106,18 +112,20 @@ def cross_fitted_policy(
     part with its default arm; when personalising does not beat treat-all-default there, the whole test fold
     gets the default arm (recorded in ``CrossFitResult.personalized``).
 
-    ``dr_stage`` (``"ridge"`` or ``"calibrated"``; default ``"none"``) decides the policy with a stage of
-    :mod:`oncoplan.recommend.dr_policy` instead: per outer fold, an inner ``max(inner_check, 3)``-fold
-    cross-fit of the model on the training rows gives out-of-fold curves, hence AIPW RMST scores
-    (propensities cross-fitted on the training rows); their contrasts vs the training rows' best-on-average
-    arm are ridge-regressed on the covariates (``"ridge"``) or used to calibrate the model's own contrasts
-    (``"calibrated"``), and each test patient gets the arm with the best predicted contrast. ``abstained`` /
+    ``dr_stage`` (``"ridge"``, ``"calibrated"``, ``"select"`` or ``"tree"``; default ``"none"``) decides the
+    policy with a stage of :mod:`oncoplan.recommend.dr_policy` instead: per outer fold, an inner
+    ``max(inner_check, 3)``-fold cross-fit of the model on the training rows gives out-of-fold curves, hence
+    AIPW RMST scores (propensities cross-fitted on the training rows); their contrasts vs the training rows'
+    best-on-average arm are ridge-regressed on the covariates (``"ridge"``), used to calibrate the model's
+    own contrasts (``"calibrated"``), used to pick the candidate policy with the best inner doubly robust
+    value (``"select"``: treat-all-default or a model's argmax policy), or fitted by a depth-2 policy tree
+    (``"tree"``); each test patient gets the stage's arm. ``abstained`` /
     ``reasons`` still report the network's abstention rule (clinical output); ``recommended`` is then the
     stage's arm for everyone, ``default_arms`` the stage's default (highest mean AIPW score) and
     ``personalized`` whether anyone in the fold leaves it. ``contrast_models`` (name -> ``fit_predict``, e.g.
     :func:`oncoplan.recommend.crossfit_learners.meta_learner_fit_predict`) adds candidate contrast models
-    to the calibrated stage, cross-fitted on the same inner folds; the AIPW scores keep the main model's
-    curves.
+    to the calibrated and select stages, cross-fitted on the same inner folds; the AIPW scores keep the main
+    model's curves.
     """
     if dr_stage not in DR_STAGES:
         raise ConfigError(f"dr_stage must be one of {DR_STAGES}, got {dr_stage!r}")
@@ -146,7 +154,7 @@ def cross_fitted_policy(
             extra = {name: (m, None) for name, m in (contrast_models or {}).items()}
             stage_models = {
                 "model": (fp, (s_te, times, fold_arms)),
-                **(extra if dr_stage == "calibrated" else {}),
+                **(extra if dr_stage in ("calibrated", "select") else {}),
             }
             rec, default = _dr_stage_arms(
                 cohort, tr, te, stage_models, max(inner_check, 3), seed, tau, dr_stage
@@ -251,7 +259,7 @@ def _dr_stage_arms(
         # a fold's grid may end at its last event before tau; the curves are flat from there (no more
         # events), and tau lies within the cohort's follow-up (checked in cross_fitted_policy)
         inner_mu.append(rmst_from_curves(curves_m, grid_m, tau, extrapolate=True))
-        if kind == "calibrated":
+        if kind in ("calibrated", "select"):
             if test_curves is None:
                 _, s_te, _, _, times, fold_arms = fp(tr, te)
             else:
@@ -270,12 +278,18 @@ def _dr_stage_arms(
         c_tr = np.stack([m - m[:, [default]] for m in inner_mu])
         c_te = np.stack([m - m[:, [default]] for m in test_mu])
         picks = CalibratedContrastPolicy(default).fit(c_tr, scores).predict_arm(c_te)
+    elif kind == "select":
+        picks = select_policy(scores, default, inner_mu, test_mu, list(models))
     else:
         frame = cohort.features(include_treatment=False)
         numeric, categorical = cohort.feature_types(include_treatment=False)
         prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
         x_tr = prep.fit(frame.iloc[tr]).transform(frame.iloc[tr])
-        picks = DRContrastPolicy(default).fit(x_tr, scores).predict_arm(prep.transform(frame.iloc[te]))
+        x_te = prep.transform(frame.iloc[te])
+        if kind == "tree":
+            picks = policy_tree_arms(x_tr, scores, x_te, default, seed)
+        else:
+            picks = DRContrastPolicy(default).fit(x_tr, scores).predict_arm(x_te)
     logger.info(
         "DR stage: default %s, %d of %d test patients deviate",
         arms[default],

@@ -228,3 +228,82 @@ class CalibratedContrastPolicy:
         cal = np.where(np.isnan(cal), -np.inf, cal)  # an arm a candidate model could not score
         best = cal.argmax(axis=1)
         return np.where(cal[np.arange(len(cal)), best] > 0, best, self.default)
+
+
+def select_policy(
+    scores: np.ndarray,
+    default: int,
+    inner_rmst: list[np.ndarray],
+    test_rmst: list[np.ndarray],
+    names: list[str] | None = None,
+) -> np.ndarray:
+    """Arms for the test rows from the candidate policy with the best doubly robust value on inner folds.
+
+    Candidates: treat everyone with ``default``, and for each model the policy "the arm with the highest
+    predicted RMST(tau)". A policy's value on the training rows is the mean AIPW score of the arm it
+    gives (``mean_i scores[i, pi(x_i)]``, Dudik, Langford & Li 2011; Athey & Wager 2021), with the model's
+    *inner out-of-fold* predictions ``inner_rmst`` (``(n_train, K)`` per model), so a model that overfits
+    does not look better than it is. Treat-all-default wins ties. The chosen model's test predictions
+    ``test_rmst`` (``(n_test, K)``; NaN for an arm it could not score) give the test rows' arms.
+
+    Example:
+        >>> scores = np.array([[1.0, 3.0], [3.0, 1.0]])
+        >>> inner = [np.array([[0.0, 1.0], [1.0, 0.0]])]
+        >>> select_policy(scores, 0, inner, [np.array([[5.0, 1.0]])]).tolist()
+        [0]
+    """
+    rows = np.arange(len(scores))
+    values = {"treat_all": float(scores[:, default].mean())}
+    for j, mu in enumerate(inner_rmst):
+        arm = np.where(np.isnan(mu), -np.inf, mu).argmax(axis=1)
+        values[j] = float(scores[rows, arm].mean())
+    best = max(values, key=lambda key: (values[key], key == "treat_all"))
+    labels = names or [str(j) for j in range(len(inner_rmst))]
+    logger.info(
+        "policy selection: %s -> %s",
+        {("treat_all" if k == "treat_all" else labels[k]): round(v, 2) for k, v in values.items()},
+        "treat_all" if best == "treat_all" else labels[best],
+    )
+    n_test = len(test_rmst[0]) if test_rmst else 0
+    if best == "treat_all":
+        return np.full(n_test, default)
+    mu = test_rmst[best]
+    return np.where(np.isnan(mu), -np.inf, mu).argmax(axis=1)
+
+
+def policy_tree_arms(
+    x_train: np.ndarray,
+    scores: np.ndarray,
+    x_test: np.ndarray,
+    default: int,
+    seed: int = 0,
+    max_depth: int = 2,
+    min_leaf_fraction: float = 0.1,
+) -> np.ndarray:
+    """Arms for ``x_test`` from a shallow policy tree fitted to the AIPW scores (Athey & Wager 2021).
+
+    EconML's :class:`~econml.policy.PolicyTree` maximises the doubly robust value ``sum_i scores[i, pi(x_i)]``
+    over trees of depth ``max_depth`` with leaves of at least ``min_leaf_fraction`` of the patients, honestly
+    (the leaf values come from the half of the data that did not choose the splits). The scores are taken
+    relative to ``default``, so a leaf where no other arm has a positive mean contrast keeps ``default``.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(400, 2)); s = np.column_stack([np.zeros(400), 5 * np.sign(x[:, 0])])
+        >>> arms = policy_tree_arms(x, s + rng.normal(size=(400, 2)), x[:4], default=0)
+        >>> bool(np.all(arms == (x[:4, 0] > 0)))
+        True
+    """
+    from econml.policy import PolicyTree
+
+    tree = PolicyTree(
+        max_depth=max_depth,
+        min_samples_leaf=max(5, int(min_leaf_fraction * len(x_train))),
+        honest=True,
+        random_state=seed,
+    ).fit(np.asarray(x_train, dtype=float), np.asarray(scores, dtype=float) - scores[:, [default]])
+    picks = tree.predict(np.asarray(x_test, dtype=float)).astype(int)
+    logger.info(
+        "policy tree: %d of %d test patients leave arm %d", int((picks != default).sum()), len(picks), default
+    )
+    return picks

@@ -16,8 +16,10 @@ Houwelingen 1993): when no interaction improves the held-out likelihood the pena
 the arms' contrasts are the same in log hazard for everyone. Uncertainty: ``n_members`` refits on
 bootstrap resamples at the chosen penalty (the spread of the coefficients).
 
-The cross-validated partial likelihood is written by hand (scikit-survival scores Coxnet paths by
-concordance only, which is blind to interactions that do not change the ranking).
+Written by hand on top of scikit-survival's Coxnet: the cross-validated partial likelihood (scikit-survival
+scores Coxnet paths by concordance only, which is blind to interactions that do not change the ranking) and
+the Breslow baseline of each member (plain arrays, so a fitted stage is saved as JSON without pickles;
+tested against scikit-survival's own curves).
 
 Example:
     >>> import numpy as np
@@ -98,20 +100,17 @@ class CoxEffectModifiers:
         self.one_se = one_se
         self.random_state = random_state
 
-    def _model(
-        self, alphas: np.ndarray | None, n_arms: int, p: int, baseline: bool
-    ) -> CoxnetSurvivalAnalysis:
+    def _model(self, alphas: np.ndarray | None, n_arms: int, p: int) -> CoxnetSurvivalAnalysis:
         factor = np.concatenate([np.zeros(n_arms), np.ones(n_arms * p)])
         return CoxnetSurvivalAnalysis(
             alphas=alphas,
             l1_ratio=self.l1_ratio,
             penalty_factor=factor,
-            fit_baseline_model=baseline,
             max_iter=100000,
         )
 
     def _choose_alpha(self, D: np.ndarray, y: np.ndarray, strata: np.ndarray, n_arms: int, p: int) -> float:
-        path = self._model(None, n_arms, p, False).set_params(alpha_min_ratio=0.01).fit(D, y).alphas_
+        path = self._model(None, n_arms, p).set_params(alpha_min_ratio=0.01).fit(D, y).alphas_
         while True:
             try:
                 return self._cross_validate(D, y, strata, n_arms, p, path)
@@ -135,7 +134,7 @@ class CoxEffectModifiers:
         cvpl = np.zeros((self.n_folds, len(path)))
         for f in range(self.n_folds):
             tr = folds != f
-            fit = self._model(path, n_arms, p, False).fit(D[tr], y[tr])
+            fit = self._model(path, n_arms, p).fit(D[tr], y[tr])
             for j in range(len(path)):
                 # glmnet ends a path early once the deviance stops changing: the last fit stands for the rest
                 eta = D @ fit.coef_[:, min(j, fit.coef_.shape[1] - 1)]
@@ -158,7 +157,7 @@ class CoxEffectModifiers:
             try:
                 with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    coef = self._model(np.array([alpha]), self.n_arms_, p, False).fit(D, y).coef_[:, 0]
+                    coef = self._model(np.array([alpha]), self.n_arms_, p).fit(D, y).coef_[:, 0]
                     cum_hazard = breslow_cumulative_hazard(time, event, D @ coef, self.times_)
                 if np.all(np.isfinite(coef)) and np.all(np.isfinite(cum_hazard)):
                     return coef, cum_hazard

@@ -8,7 +8,8 @@ import torch
 
 from oncoplan.data.sources.ihdp import ate_error, load_ihdp, pehe
 from oncoplan.errors import CohortError, ModelError
-from oncoplan.models.effects import TreatmentEffectNet, encode_arms
+from oncoplan.models.arms import encode_arms
+from oncoplan.models.effects import TreatmentEffectNet
 from oncoplan.preprocess.tabular import TabularPreprocessor
 from tests.conftest import SHARED_DATA
 

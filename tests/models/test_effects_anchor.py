@@ -11,7 +11,8 @@ from lifelines.exceptions import StatisticalWarning
 from sksurv.util import Surv
 
 from oncoplan.errors import ModelError
-from oncoplan.models.effects import TreatmentEffectNet, encode_arms
+from oncoplan.models.arms import encode_arms
+from oncoplan.models.effects import TreatmentEffectNet
 from oncoplan.models.effects_anchor import POWER_BOUNDS, anchor_powers, anchor_targets, apply_anchor
 from oncoplan.preprocess.tabular import TabularPreprocessor
 

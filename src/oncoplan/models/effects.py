@@ -33,8 +33,10 @@ from sklearn.covariance import LedoitWolf
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.functions import StepFunction
+from sksurv.linear_model.coxph import BreslowEstimator
 
-from oncoplan.errors import CohortError, ModelError, describe_rows
+from oncoplan.errors import CohortError, ModelError
+from oncoplan.models.arms import encode_arms
 from oncoplan.models.effects_anchor import anchor_powers, anchor_targets, apply_anchor
 from oncoplan.models.effects_net import EffectLoss, EffectNetwork
 from oncoplan.models.effects_state import EffectStateMixin
@@ -50,38 +52,15 @@ logger = logging.getLogger(__name__)
 ANCHORS = ("auto", "randomised", "km", "none")
 
 
-def encode_arms(treatment: Sequence | np.ndarray, arms: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
-    """Arm labels (str) and integer codes; ``arms`` fixes the order (default: sorted unique labels).
-
-    Example:
-        >>> encode_arms(["b", "a", "b"], None)
-        (['a', 'b'], array([1, 0, 1]))
-    """
-    labels = np.asarray(treatment, dtype=object)
-    missing = np.flatnonzero([v is None or (isinstance(v, float) and np.isnan(v)) for v in labels])
-    if len(missing):
-        raise CohortError(
-            f"treatment is missing in {describe_rows((missing + 1).tolist())}",
-            hint="every training patient needs the arm received; oncoplan never fills one in",
-        )
-    labels = labels.astype(str)
-    arm_list = sorted(set(labels.tolist())) if arms is None else [str(a) for a in arms]
-    lookup = {a: k for k, a in enumerate(arm_list)}
-    unknown = np.flatnonzero([v not in lookup for v in labels])
-    if len(unknown):
-        raise CohortError(
-            f"treatment has arms outside {arm_list} in {describe_rows((unknown + 1).tolist())}",
-            hint="list every arm in `arms`",
-        )
-    return arm_list, np.array([lookup[v] for v in labels], dtype=np.int64)
-
-
 class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
     """Treatment-effect network for K >= 2 arms (see the module docstring).
 
     Args:
         outcome: ``"survival"`` (``y`` a scikit-survival structured array), ``"continuous"`` or ``"binary"``.
-        head: per-arm survival head (``"logistic_hazard"``, ``"pc_hazard"``, ``"weibull"``, ``"lognormal"``).
+        head: per-arm survival head, any head of the survival engine: ``"logistic_hazard"``,
+            ``"pc_hazard"``, ``"deephit"``, ``"weibull"``, ``"lognormal"`` or ``"cox"`` (arm-specific
+            log-hazard ratios against one Breslow baseline per member, i.e. proportional hazards across
+            arms; no inverse-propensity weights).
         n_cuts: cut points of the quantile time grid of the grid heads.
         hidden, head_hidden, dropout: widths of the shared / per-arm MLPs and their dropout.
         shared_trunk: TARNet's shared representation (default); ``False``: one ``hidden`` trunk per arm
@@ -298,6 +277,11 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         values, strata = self._prepare_outcome(X, y, codes)
         self._fit_ood(X)
+        if self.outcome == "survival" and self.head == "cox" and self.ipw != "none":
+            raise ModelError(
+                "head='cox' cannot use inverse-propensity weights (no weighted partial likelihood here)",
+                hint="pass ipw='none', or use a grid head such as 'logistic_hazard'",
+            )
         if self.anchor not in ANCHORS:
             raise ModelError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
         self.ipw_weights_ = self._ipw_weights(X, codes)
@@ -342,6 +326,8 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
                 progress=progress,
             )
             net.to("cpu").eval()
+            if self.outcome == "survival" and self.head == "cox":
+                self._set_cox_baseline(net, x_all[train_rows], codes[train_rows], train_rows)
             self.networks_.append(net)
             self.histories_.append(history)
             if anchoring:
@@ -427,23 +413,37 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
             apply_anchor(out[member], member_powers, self.times_, full, out=out[member])
         return out if pick is None else np.ascontiguousarray(out[..., pick])
 
+    def _set_cox_baseline(
+        self, net: EffectNetwork, x: torch.Tensor, codes: np.ndarray, rows: np.ndarray
+    ) -> None:
+        """Breslow baseline (scikit-survival) of the member's factual log-risks, shared by its arm heads."""
+        with torch.no_grad():
+            log_risk = net.split(net(x))[0][np.arange(len(codes)), codes, 0].double().numpy()
+        breslow = BreslowEstimator().fit(log_risk, self.train_event_[rows], self.train_time_[rows])
+        for head in net.arm_heads:
+            head.set_baseline(breslow.cum_baseline_hazard_.x, breslow.cum_baseline_hazard_.y)
+
     def _raw_survival(self, networks: list[EffectNetwork], X: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Un-anchored ``(n_members, n, n_arms, len(grid))`` survival of ``networks`` at ``X``."""
         x = torch.as_tensor(X, dtype=torch.float32)
         with torch.no_grad():
             outcomes = [net.split(net.eval()(x))[0] for net in networks]
-        return self._survival_from_outputs(outcomes, len(X), grid)
+        return self._survival_from_outputs(outcomes, len(X), grid, networks)
 
-    def _survival_from_outputs(self, outcomes: list[torch.Tensor], n: int, grid: np.ndarray) -> np.ndarray:
+    def _survival_from_outputs(
+        self, outcomes: list[torch.Tensor], n: int, grid: np.ndarray, networks: list | None = None
+    ) -> np.ndarray:
         k = len(self.arms_)
-        head = self.networks_[0].survival_head
+        heads = [net.survival_head for net in (networks or self.networks_)]  # a Cox baseline is per member
         grid_t = torch.as_tensor(np.ascontiguousarray(grid, dtype=float))
         out = np.empty((len(outcomes), n * k, len(grid)))
         with torch.no_grad():
             for m, o in enumerate(outcomes):
                 flat = o.reshape(n * k, -1).double()
                 for start in range(0, n * k, 4096):  # chunks keep the interpolation in cache
-                    out[m, start : start + 4096] = head.survival(flat[start : start + 4096], grid_t).numpy()
+                    out[m, start : start + 4096] = (
+                        heads[m].survival(flat[start : start + 4096], grid_t).numpy()
+                    )
         return np.clip(out, 0.0, 1.0, out=out).reshape(len(outcomes), n, k, len(grid))
 
     def predict_survival_function(

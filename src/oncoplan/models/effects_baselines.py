@@ -31,7 +31,7 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 
 from oncoplan.errors import ConfigError, ModelError
 from oncoplan.models.adapters import step_function_at
-from oncoplan.models.effects import encode_arms
+from oncoplan.models.arms import encode_arms
 from oncoplan.models.targets import survival_target
 from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
 

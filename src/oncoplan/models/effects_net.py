@@ -40,8 +40,10 @@ from oncoplan.models.heads.registry import make_head
 from oncoplan.models.time_grid import TimeGrid
 
 OUTCOMES = ("survival", "continuous", "binary")
-#: survival heads usable per arm (the Cox head needs a per-arm Breslow baseline, not offered here)
-ARM_HEADS = ("logistic_hazard", "pc_hazard", "weibull", "lognormal")
+#: survival heads usable per arm: every head of the survival engine. With ``"cox"`` each arm's head gives a
+#: log-hazard ratio against one Breslow baseline shared by the arms (fitted per member after training on the
+#: factual log-risks, as in DeepSurv's treatment recommender: proportional hazards across arms).
+ARM_HEADS = ("logistic_hazard", "pc_hazard", "deephit", "weibull", "lognormal", "cox")
 
 
 def mlp(n_in: int, hidden: Sequence[int], dropout: float) -> tuple[nn.Sequential, int]:
@@ -121,7 +123,7 @@ class EffectNetwork(nn.Module):
             else:
                 self.arm_heads.append(nn.Linear(w, 1))
         with torch.no_grad():
-            self.n_out = int(self.arm_heads[0](torch.zeros(1, self._head_width())).shape[1])
+            self.n_out = int(self.arm_heads[0](torch.zeros(1, self._head_width())).reshape(1, -1).shape[1])
         self.propensity = nn.Linear(width, n_arms)
 
     def _head_width(self) -> int:
@@ -133,7 +135,10 @@ class EffectNetwork(nn.Module):
         trunks = [z] * self.n_arms if self.shared_trunk else [trunk(x) for trunk in self.arm_trunks]
         if self.arm_skip:
             trunks = [torch.cat([h, x], dim=1) for h in trunks]
-        outs = [head(body(h)) for h, body, head in zip(trunks, self.arm_mlps, self.arm_heads, strict=True)]
+        outs = [  # a Cox head returns (batch,): every head's output as (batch, n_out)
+            head(body(h)).reshape(len(x), -1)
+            for h, body, head in zip(trunks, self.arm_mlps, self.arm_heads, strict=True)
+        ]
         return torch.cat([torch.cat(outs, dim=1), self.propensity(z), z], dim=1)
 
     def split(self, packed: Tensor) -> tuple[Tensor, Tensor, Tensor]:

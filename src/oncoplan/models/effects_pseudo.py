@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from oncoplan.errors import ConfigError
 from oncoplan.evaluate.censoring import ipcw_rmst_pseudo_outcome
-from oncoplan.models.effects import encode_arms
+from oncoplan.models.arms import encode_arms
 
 LEARNERS = ("causal_forest", "dr_learner")
 

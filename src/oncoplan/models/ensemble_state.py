@@ -29,5 +29,11 @@ def ensemble_tensors(networks: Sequence[torch.nn.Module]) -> dict[str, torch.Ten
 def load_member(net: torch.nn.Module, tensors: dict[str, torch.Tensor], k: int) -> torch.nn.Module:
     """Load member ``k``'s tensors (from :func:`ensemble_tensors`) into ``net``; returns it in eval mode."""
     prefix = f"member{k}."
-    net.load_state_dict({n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)})
+    state = {n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)}
+    for name, module in net.named_modules():  # e.g. a Cox head's baseline: sized by the data, not the design
+        for buffer in getattr(module, "resizable_buffers", ()):
+            key = f"{name}.{buffer}" if name else buffer
+            if key in state:
+                setattr(module, buffer, torch.empty_like(state[key]))
+    net.load_state_dict(state)
     return net.eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import platform
 from pathlib import Path
 
@@ -37,15 +38,21 @@ def write_section(section: str, table: pd.DataFrame, lines: list[str], header: s
 def append_attempt(section: str, table: pd.DataFrame, text: str, tag: str) -> None:
     """Append a tagged run to ``treatment_attempts.md`` (as ``### [name] ...``) and ``.csv``."""
     name = tag.removeprefix("_attempt_").lstrip("_")
-    with (RESULTS / "treatment_attempts.md").open("a", encoding="utf-8") as fh:
-        fh.write("\n" + text.replace("## ", f"### [{name}] ", 1))
-    csv = RESULTS / "treatment_attempts.csv"
-    rows = table.assign(section=section, attempt=name)
-    old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["section", "attempt"])
-    merged = pd.concat([old, rows], ignore_index=True)
-    merged[["section", "attempt", *[c for c in merged.columns if c not in ("section", "attempt")]]].to_csv(
-        csv, index=False
-    )
+    # runs side by side: an exclusive lock makes the read-modify-write of the CSV lose no rows
+    with (RESULTS / ".attempts.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with (RESULTS / "treatment_attempts.md").open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text.replace("## ", f"### [{name}] ", 1))
+        csv = RESULTS / "treatment_attempts.csv"
+        rows = table.assign(section=section, attempt=name)
+        old = (
+            pd.read_csv(csv, low_memory=False)
+            if csv.exists()
+            else pd.DataFrame(columns=["section", "attempt"])
+        )
+        merged = pd.concat([old, rows], ignore_index=True)
+        first = ["section", "attempt"]
+        merged[[*first, *[c for c in merged.columns if c not in first]]].to_csv(csv, index=False)
 
 
 def section_header(title: str, command: str) -> str:

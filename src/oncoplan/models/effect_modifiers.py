@@ -16,10 +16,10 @@ Houwelingen 1993): when no interaction improves the held-out likelihood the pena
 the arms' contrasts are the same in log hazard for everyone. Uncertainty: ``n_members`` refits on
 bootstrap resamples at the chosen penalty (the spread of the coefficients).
 
-Written by hand on top of scikit-survival's Coxnet: the cross-validated partial likelihood (scikit-survival
-scores Coxnet paths by concordance only, which is blind to interactions that do not change the ranking) and
-the Breslow baseline of each member (plain arrays, so a fitted stage is saved as JSON without pickles;
-tested against scikit-survival's own curves).
+Written by hand on top of scikit-survival's Coxnet and Breslow estimator: the cross-validated partial
+likelihood (scikit-survival scores Coxnet paths by concordance only, which is blind to interactions that do
+not change the ranking). Each member keeps plain arrays (coefficients and its Breslow baseline on a grid), so
+a fitted stage is saved as JSON without pickles.
 
 Example:
     >>> import numpy as np
@@ -39,6 +39,7 @@ import warnings
 
 import numpy as np
 from sksurv.linear_model import CoxnetSurvivalAnalysis
+from sksurv.linear_model.coxph import BreslowEstimator
 
 from oncoplan.errors import ConfigError
 
@@ -73,6 +74,13 @@ def modifier_design(score: np.ndarray, z: np.ndarray, codes: np.ndarray, arm: in
     onehot = np.eye(n_arms)[a]
     blocks = (onehot[:, :, None] * z[:, None, :]).reshape(n, n_arms * p)
     return np.column_stack([score, onehot[:, 1:], blocks])
+
+
+def _breslow_on_grid(eta: np.ndarray, event: np.ndarray, time: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """scikit-survival's Breslow cumulative baseline hazard of ``eta``, as a step function on ``grid``."""
+    cum = BreslowEstimator().fit(eta, event.astype(bool), time.astype(float)).cum_baseline_hazard_
+    idx = np.searchsorted(cum.x, grid, side="right") - 1
+    return np.where(idx >= 0, cum.y[np.clip(idx, 0, None)], 0.0)
 
 
 class CoxEffectModifiers:
@@ -158,7 +166,7 @@ class CoxEffectModifiers:
                 with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     coef = self._model(np.array([alpha]), self.n_arms_, p).fit(D, y).coef_[:, 0]
-                    cum_hazard = breslow_cumulative_hazard(time, event, D @ coef, self.times_)
+                    cum_hazard = _breslow_on_grid(D @ coef, event, time, self.times_)
                 if np.all(np.isfinite(coef)) and np.all(np.isfinite(cum_hazard)):
                     return coef, cum_hazard
             except ArithmeticError:
@@ -234,25 +242,3 @@ class CoxEffectModifiers:
         for k in ("mean_", "scale_", "times_", "coef_", "cum_hazard_"):
             setattr(model, k, np.asarray(state[k], dtype=float))
         return model
-
-
-def breslow_cumulative_hazard(
-    time: np.ndarray, event: np.ndarray, eta: np.ndarray, grid: np.ndarray
-) -> np.ndarray:
-    """Breslow cumulative baseline hazard of linear predictors ``eta``, as a step function on ``grid``.
-
-    Example:
-        >>> breslow_cumulative_hazard(np.array([1.0, 2.0]), np.array([True, True]), np.zeros(2),
-        ...                           np.array([0.5, 1.0, 2.0])).tolist()
-        [0.0, 0.5, 1.5]
-    """
-    time, event, risk = np.asarray(time, float), np.asarray(event, bool), np.exp(np.asarray(eta, float))
-    uniq = np.unique(time[event])
-    deaths = np.bincount(np.searchsorted(uniq, time[event]), minlength=len(uniq))
-    order = np.argsort(time)
-    at_risk = np.cumsum(risk[order][::-1])[::-1]  # sum of risk over t_j >= t_(i)
-    first = np.searchsorted(time[order], uniq, side="left")
-    increments = deaths / at_risk[first]
-    idx = np.searchsorted(uniq, np.asarray(grid, float), side="right") - 1
-    cum = np.concatenate([[0.0], np.cumsum(increments)])
-    return cum[idx + 1]

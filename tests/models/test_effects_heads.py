@@ -57,3 +57,18 @@ def test_cox_head_refuses_inverse_propensity_weights(colon_xy):
     X, y, a = colon_xy
     with pytest.raises(ModelError, match="ipw='none'"):
         TreatmentEffectNet(**SMALL, head="cox", ipw="logistic").fit(X, y, a)
+
+
+@pytest.mark.parametrize("head", ["cox", "deephit"])
+def test_bundles_with_cox_and_deephit_heads_save_and_recommend_identically(colon, tmp_path, head):
+    from oncoplan.recommend.pipeline import recommend_patients, train_effect_model
+    from oncoplan.store.bundle import ModelBundle
+
+    params = {**SMALL, "head": head}
+    bundle = train_effect_model(colon, np.arange(0, colon.n_patients, 2), model_params=params)
+    bundle.save(tmp_path / head)  # safetensors: the Cox heads' baselines must not share memory
+    loaded = ModelBundle.load(tmp_path / head)
+    frame = colon.features(include_treatment=False).iloc[1:40:2]
+    _, before = recommend_patients(bundle, frame)
+    _, after = recommend_patients(loaded, frame)
+    np.testing.assert_array_equal(after.survival, before.survival)

@@ -420,8 +420,10 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         with torch.no_grad():
             log_risk = net.split(net(x))[0][np.arange(len(codes)), codes, 0].double().numpy()
         breslow = BreslowEstimator().fit(log_risk, self.train_event_[rows], self.train_time_[rows])
-        for head in net.arm_heads:
-            head.set_baseline(breslow.cum_baseline_hazard_.x, breslow.cum_baseline_hazard_.y)
+        for head in net.arm_heads:  # own copies: safetensors refuses tensors that share memory
+            head.set_baseline(
+                np.array(breslow.cum_baseline_hazard_.x), np.array(breslow.cum_baseline_hazard_.y)
+            )
 
     def _raw_survival(self, networks: list[EffectNetwork], X: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Un-anchored ``(n_members, n, n_arms, len(grid))`` survival of ``networks`` at ``X``."""

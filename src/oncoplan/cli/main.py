@@ -3,6 +3,8 @@
 Example:
     $ oncoplan datasets
     $ oncoplan train survset:colon --out model/
+    $ oncoplan train-effects survset:colon --out effect_model/
+    $ oncoplan recommend effect_model/ patients.csv
     $ oncoplan tune survset:GBSG2 --trials 20 --out tuned/
     $ oncoplan evaluate model/ survset:colon
     $ oncoplan predict model/ patients.csv --horizons 365,1825
@@ -25,6 +27,7 @@ from oncoplan.cli.predict import predict
 from oncoplan.cli.recommend import recommend
 from oncoplan.cli.report import report
 from oncoplan.cli.train import train
+from oncoplan.cli.train_effects import train_effects
 from oncoplan.cli.tune import tune
 
 app = typer.Typer(
@@ -59,6 +62,7 @@ def main(
 
 app.command()(datasets)
 app.command()(train)
+app.command(name="train-effects")(train_effects)
 app.command()(tune)
 app.command()(evaluate)
 app.command()(predict)

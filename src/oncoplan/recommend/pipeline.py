@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from oncoplan.data.cohort import Cohort
-from oncoplan.errors import CohortError, ModelError
+from oncoplan.errors import CohortError, ConfigError, ModelError
 from oncoplan.models.effects import TreatmentEffectNet
 from oncoplan.preprocess.tabular import TabularPreprocessor
 from oncoplan.recommend.abstain import Abstention
@@ -137,6 +137,11 @@ def train_effect_model(
     """
     train = _train_part(cohort, train_rows)
     tau = default_tau(train.time, cohort.spec.time_unit) if tau is None else float(tau)
+    if not 0 < tau <= float(train.time.max()):  # checked before training, not after
+        raise ConfigError(
+            f"tau={tau:g} must lie within the training follow-up (0, {float(train.time.max()):g}]",
+            hint=f"leave it out for 5 years in the cohort's time unit ({cohort.spec.time_unit})",
+        )
     prep, model = fit_effect_estimator(cohort, train_rows, model_params, seed, progress)
     X = prep.transform(train.features(include_treatment=False))
     mean_rmst = model.predict_rmst(X, tau).mean.mean(axis=0)

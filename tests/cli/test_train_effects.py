@@ -36,25 +36,13 @@ def test_train_effects_then_recommend(colon, tmp_path):
 
 
 def test_train_effects_with_a_cox_head_and_bad_options(tmp_path):
+    args = ["train-effects", "survset:GBSG2", "--head", "cox", "--ipw", "logistic", *QUICK]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "cox")])
+    assert res.exit_code == 0, res.output  # a weighted partial likelihood under inverse-propensity weights
     res = runner.invoke(
-        app, ["train-effects", "survset:veteran", "--out", str(tmp_path / "cox"), "--head", "cox", *QUICK]
+        app, ["train-effects", "survset:veteran", "--out", str(tmp_path / "w"), "--ipw", "foo", *QUICK]
     )
-    assert res.exit_code == 0, res.output  # veteran is declared randomised: no weights, so Cox is allowed
-    res = runner.invoke(
-        app,
-        [
-            "train-effects",
-            "survset:veteran",
-            "--out",
-            str(tmp_path / "w"),
-            "--head",
-            "cox",
-            "--ipw",
-            "logistic",
-            *QUICK,
-        ],
-    )
-    assert res.exit_code == 2 and "ipw='none'" in _text(res) and "Traceback" not in res.output
+    assert res.exit_code == 2 and "ipw must be" in _text(res) and "Traceback" not in res.output
     res = runner.invoke(
         app, ["train-effects", "survset:veteran", "--out", str(tmp_path / "t"), "--tau", "1e9", *QUICK]
     )

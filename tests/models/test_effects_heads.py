@@ -7,7 +7,6 @@ import pytest
 import torch
 from sksurv.linear_model.coxph import BreslowEstimator
 
-from oncoplan.errors import ModelError
 from oncoplan.models.effects import TreatmentEffectNet
 from oncoplan.preprocess.tabular import TabularPreprocessor
 
@@ -53,10 +52,27 @@ def test_cox_and_deephit_heads_fit_anchor_and_round_trip(colon_xy, head):
     np.testing.assert_array_equal(restored.predict_counterfactual(X[:30]), s)
 
 
-def test_cox_head_refuses_inverse_propensity_weights(colon_xy):
-    X, y, a = colon_xy
-    with pytest.raises(ModelError, match="ipw='none'"):
-        TreatmentEffectNet(**SMALL, head="cox", ipw="logistic").fit(X, y, a)
+def test_cox_head_with_inverse_propensity_weights_uses_a_weighted_breslow_baseline(gbsg2):
+    """GBSG2's hormone therapy is predictable from the covariates: the logistic weights apply."""
+    from oncoplan.models.heads.cox import breslow_baseline
+
+    frame = gbsg2.features(include_treatment=False)
+    numeric, categorical = gbsg2.feature_types(include_treatment=False)
+    X = TabularPreprocessor(numeric=numeric, categorical=categorical).fit(frame).transform(frame)
+    a = gbsg2.treatment.to_numpy()
+    model = TreatmentEffectNet(
+        **SMALL, head="cox", ipw="logistic", anchor="none", bootstrap=False, validation_fraction=0.0
+    ).fit(X, gbsg2.y, a)
+    assert model.ipw_weights_ is not None and model.ipw_weights_.std() > 0
+    codes = np.array([model.arms_.index(v) for v in a])
+    net = model.networks_[0]
+    with torch.no_grad():
+        log_risk = net.split(net(torch.as_tensor(X, dtype=torch.float32)))[0][:, :, 0].double().numpy()
+    times, cum = breslow_baseline(
+        log_risk[np.arange(len(X)), codes], gbsg2.time, gbsg2.event, model.ipw_weights_
+    )
+    np.testing.assert_allclose(net.arm_heads[1].baseline_cumhaz.numpy(), cum, rtol=1e-12)
+    np.testing.assert_allclose(net.arm_heads[0].baseline_time.numpy(), times)
 
 
 @pytest.mark.parametrize("head", ["cox", "deephit"])

@@ -33,7 +33,6 @@ from sklearn.covariance import LedoitWolf
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from sksurv.functions import StepFunction
-from sksurv.linear_model.coxph import BreslowEstimator
 
 from oncoplan.errors import CohortError, ModelError
 from oncoplan.models.arms import encode_arms
@@ -41,6 +40,7 @@ from oncoplan.models.effects_anchor import anchor_powers, anchor_targets, apply_
 from oncoplan.models.effects_net import EffectLoss, EffectNetwork
 from oncoplan.models.effects_state import EffectStateMixin
 from oncoplan.models.effects_weights import stabilised_propensity_weights
+from oncoplan.models.heads.cox import breslow_baseline
 from oncoplan.models.targets import survival_target
 from oncoplan.models.time_grid import TimeGrid
 from oncoplan.recommend.rmst import EnsembleRMST, rmst_ensemble
@@ -60,7 +60,7 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         head: per-arm survival head, any head of the survival engine: ``"logistic_hazard"``,
             ``"pc_hazard"``, ``"deephit"``, ``"weibull"``, ``"lognormal"`` or ``"cox"`` (arm-specific
             log-hazard ratios against one Breslow baseline per member, i.e. proportional hazards across
-            arms; no inverse-propensity weights).
+            arms; partial likelihood and baseline weighted under ``ipw``).
         n_cuts: cut points of the quantile time grid of the grid heads.
         hidden, head_hidden, dropout: widths of the shared / per-arm MLPs and their dropout.
         shared_trunk: TARNet's shared representation (default); ``False``: one ``hidden`` trunk per arm
@@ -277,11 +277,6 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         values, strata = self._prepare_outcome(X, y, codes)
         self._fit_ood(X)
-        if self.outcome == "survival" and self.head == "cox" and self.ipw != "none":
-            raise ModelError(
-                "head='cox' cannot use inverse-propensity weights (no weighted partial likelihood here)",
-                hint="pass ipw='none', or use a grid head such as 'logistic_hazard'",
-            )
         if self.anchor not in ANCHORS:
             raise ModelError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
         self.ipw_weights_ = self._ipw_weights(X, codes)
@@ -416,14 +411,14 @@ class TreatmentEffectNet(EffectStateMixin, BaseEstimator):
     def _set_cox_baseline(
         self, net: EffectNetwork, x: torch.Tensor, codes: np.ndarray, rows: np.ndarray
     ) -> None:
-        """Breslow baseline (scikit-survival) of the member's factual log-risks, shared by its arm heads."""
+        """Breslow baseline of the member's factual log-risks (IPW-weighted when the loss is), shared by its
+        arm heads."""
         with torch.no_grad():
             log_risk = net.split(net(x))[0][np.arange(len(codes)), codes, 0].double().numpy()
-        breslow = BreslowEstimator().fit(log_risk, self.train_event_[rows], self.train_time_[rows])
+        w = None if self.ipw_weights_ is None else self.ipw_weights_[rows]
+        times, cum_hazard = breslow_baseline(log_risk, self.train_time_[rows], self.train_event_[rows], w)
         for head in net.arm_heads:  # own copies: safetensors refuses tensors that share memory
-            head.set_baseline(
-                np.array(breslow.cum_baseline_hazard_.x), np.array(breslow.cum_baseline_hazard_.y)
-            )
+            head.set_baseline(times.copy(), cum_hazard.copy())
 
     def _raw_survival(self, networks: list[EffectNetwork], X: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Un-anchored ``(n_members, n, n_arms, len(grid))`` survival of ``networks`` at ``X``."""

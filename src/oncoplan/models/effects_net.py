@@ -36,13 +36,15 @@ from torch import Tensor, nn
 
 from oncoplan.errors import ConfigError
 from oncoplan.models.heads.base import SurvivalHead
+from oncoplan.models.heads.cox import CoxHead
 from oncoplan.models.heads.registry import make_head
 from oncoplan.models.time_grid import TimeGrid
 
 OUTCOMES = ("survival", "continuous", "binary")
 #: survival heads usable per arm: every head of the survival engine. With ``"cox"`` each arm's head gives a
 #: log-hazard ratio against one Breslow baseline shared by the arms (fitted per member after training on the
-#: factual log-risks, as in DeepSurv's treatment recommender: proportional hazards across arms).
+#: factual log-risks, as in DeepSurv's treatment recommender: proportional hazards across arms); with
+#: inverse-propensity weights the partial likelihood and the baseline are weighted.
 ARM_HEADS = ("logistic_hazard", "pc_hazard", "deephit", "weibull", "lognormal", "cox")
 
 
@@ -206,9 +208,10 @@ class EffectLoss:
             per_row = F.binary_cross_entropy_with_logits(chosen[:, 0], targets["y"], reduction=reduction)
         else:
             keys = sorted((k for k in targets if k.startswith("s")), key=lambda k: int(k[1:]))
-            per_row = self.network.survival_head.loss(
-                chosen, *(targets[k] for k in keys), reduction=reduction
-            )
+            head = self.network.survival_head
+            if weights is not None and isinstance(head, CoxHead):  # a weighted partial likelihood
+                return head.loss(chosen, *(targets[k] for k in keys), weights=weights)
+            per_row = head.loss(chosen, *(targets[k] for k in keys), reduction=reduction)
         if weights is None:
             return per_row
         if per_row.shape != weights.shape:  # a head that drops rows (pc_hazard) cannot be re-weighted

@@ -44,15 +44,20 @@ def cox_partial_likelihood(
     event: torch.Tensor,
     ties: Ties = "breslow",
     reduction: Literal["mean", "sum"] = "mean",
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Negative log Cox partial likelihood.
+    """Negative log Cox partial likelihood, optionally weighted per patient.
 
     Args:
         risk: (n,) or (n, 1) log-hazard ratios.
         time: (n,) follow-up times.
         event: (n,) 1 for an event, 0 for censoring.
         ties: ``"breslow"`` or ``"efron"`` handling of tied event times.
-        reduction: ``"mean"`` divides by the number of events (0 when there are none); ``"sum"`` does not.
+        reduction: ``"mean"`` divides by the (weighted) number of events (0 when there are none); ``"sum"``
+            does not.
+        weights: (n,) positive case weights, e.g. inverse propensities: each event counts ``w_i`` times and
+            each risk set sums ``w_j exp(risk_j)`` (integer weights equal duplicated rows under Breslow
+            ties; with Efron ties a tied group's terms carry the group's mean weight, as in lifelines).
 
     Returns:
         A scalar tensor.
@@ -60,20 +65,29 @@ def cox_partial_likelihood(
     risk = risk.reshape(-1)
     time = time.reshape(-1).to(risk.dtype)
     event = event.reshape(-1).to(risk.dtype)
-    n_events = event.sum()
-    if float(n_events) == 0:
+    w = torch.ones_like(risk) if weights is None else weights.reshape(-1).to(risk.dtype)
+    n_events = (w * event).sum()
+    if float(event.sum()) == 0:
         return risk.sum() * 0.0
     unique, inverse = _group_by_time(time)
     n_times = len(unique)
-    log_at_risk = _log_risk_set_sums(risk, inverse, n_times)
-    events_per_time = torch.zeros(n_times, dtype=risk.dtype, device=risk.device).index_add(0, inverse, event)
+    log_w = torch.log(w)
+    log_at_risk = _log_risk_set_sums(risk + log_w, inverse, n_times)
+    weighted_events = torch.zeros(n_times, dtype=risk.dtype, device=risk.device).index_add(
+        0, inverse, w * event
+    )
     if ties == "breslow":
-        log_denominator = (events_per_time * log_at_risk).sum()
+        log_denominator = (weighted_events * log_at_risk).sum()
     elif ties == "efron":
-        log_denominator = _efron_log_denominator(risk, event, inverse, log_at_risk, events_per_time)
+        events_per_time = torch.zeros(n_times, dtype=risk.dtype, device=risk.device).index_add(
+            0, inverse, event
+        )
+        log_denominator = _efron_log_denominator(
+            risk + log_w, event, inverse, log_at_risk, events_per_time, weighted_events
+        )
     else:
         raise ValueError(f"ties must be 'breslow' or 'efron', got {ties!r}")
-    nll = log_denominator - (event * risk).sum()
+    nll = log_denominator - (w * event * risk).sum()
     return nll / n_events if reduction == "mean" else nll
 
 
@@ -83,8 +97,10 @@ def _efron_log_denominator(
     inverse: torch.Tensor,
     log_at_risk: torch.Tensor,
     events_per_time: torch.Tensor,
+    weighted_events: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """sum_k sum_{l=0}^{d_k-1} log(R_k - l/d_k * D_k), R_k risk-set sum, D_k sum over tied events."""
+    """sum_k wbar_k sum_{l=0}^{d_k-1} log(R_k - l/d_k * D_k): R_k risk-set sum, D_k sum over tied events,
+    wbar_k the tied events' mean weight (1 unweighted; lifelines' weighted Efron)."""
     shift = risk.detach().max()
     n_times = len(log_at_risk)
     tied = torch.zeros(n_times, dtype=risk.dtype, device=risk.device)
@@ -98,4 +114,7 @@ def _efron_log_denominator(
     valid = ell.unsqueeze(0) < d.unsqueeze(1)
     terms = at_risk[has_events].unsqueeze(1) - frac * tied[has_events].unsqueeze(1)
     terms = torch.where(valid, terms, torch.ones_like(terms))
-    return (torch.log(terms) + shift * valid).sum()
+    per_group = (torch.log(terms) + shift * valid).sum(dim=1)
+    if weighted_events is None:
+        return per_group.sum()
+    return (weighted_events[has_events] / d * per_group).sum()

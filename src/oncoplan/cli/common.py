@@ -29,6 +29,12 @@ err_console = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable)
 
 
+#: shared command-line parameters (one definition, same help everywhere)
+COHORT_ARGUMENT = typer.Argument(..., help="survset:NAME, deepsurv:NAME, a CSV/Parquet file or a spec file.")
+OUT_OPTION = typer.Option(..., "--out", "-o", help="Folder for the model bundle.")
+SPEC_OPTION = typer.Option(None, "--spec", help="Cohort spec (YAML/TOML) for a CSV/Parquet file.")
+
+
 def debug_enabled() -> bool:
     """``--debug`` (or ONCOPLAN_DEBUG=1) shows tracebacks."""
     return os.environ.get("ONCOPLAN_DEBUG", "") not in ("", "0")

@@ -7,16 +7,24 @@ from pathlib import Path
 
 import typer
 
-from oncoplan.cli.common import console, epoch_progress, handle_errors, holdout_training_rows
+from oncoplan.cli.common import (
+    COHORT_ARGUMENT,
+    OUT_OPTION,
+    SPEC_OPTION,
+    console,
+    epoch_progress,
+    handle_errors,
+    holdout_training_rows,
+)
 from oncoplan.data.sources import load_cohort
 from oncoplan.train.workflow import train_survival_model
 
 
 @handle_errors
 def train(
-    cohort: str = typer.Argument(..., help="survset:NAME, deepsurv:NAME, a CSV/Parquet file or a spec file."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the model bundle."),
-    spec: Path = typer.Option(None, "--spec", help="Cohort spec (YAML/TOML) for a CSV/Parquet file."),
+    cohort: str = COHORT_ARGUMENT,
+    out: Path = OUT_OPTION,
+    spec: Path = SPEC_OPTION,
     head: str = typer.Option(
         "cox+logistic_hazard",
         "--model",

@@ -9,7 +9,14 @@ from pathlib import Path
 import optuna
 import typer
 
-from oncoplan.cli.common import console, counter_progress, handle_errors, holdout_training_rows
+from oncoplan.cli.common import (
+    COHORT_ARGUMENT,
+    SPEC_OPTION,
+    console,
+    counter_progress,
+    handle_errors,
+    holdout_training_rows,
+)
 from oncoplan.data.sources import load_cohort
 from oncoplan.errors import ConfigError
 from oncoplan.preprocess.tabular import TabularPreprocessor
@@ -29,9 +36,9 @@ def _trial_progress(description: str, enabled: bool):
 
 @handle_errors
 def tune(
-    cohort: str = typer.Argument(..., help="survset:NAME, deepsurv:NAME, a CSV/Parquet file or a spec file."),
+    cohort: str = COHORT_ARGUMENT,
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the study, best settings and bundle."),
-    spec: Path = typer.Option(None, "--spec", help="Cohort spec (YAML/TOML) for a CSV/Parquet file."),
+    spec: Path = SPEC_OPTION,
     head: str = typer.Option("cox", "--head", "--model", help="Survival head(s), e.g. cox or cox+deephit."),
     trials: int = typer.Option(20, "--trials", help="Trials to add in this call."),
     timeout: float = typer.Option(None, "--timeout", help="Stop starting trials after this many seconds."),

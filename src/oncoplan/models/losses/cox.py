@@ -82,8 +82,13 @@ def cox_partial_likelihood(
         events_per_time = torch.zeros(n_times, dtype=risk.dtype, device=risk.device).index_add(
             0, inverse, event
         )
-        log_denominator = _efron_log_denominator(
-            risk + log_w, event, inverse, log_at_risk, events_per_time, weighted_events
+        log_denominator = _efron_log_denominator(  # unweighted: exactly the unweighted sums
+            risk + log_w,
+            event,
+            inverse,
+            log_at_risk,
+            events_per_time,
+            None if weights is None else weighted_events,
         )
     else:
         raise ValueError(f"ties must be 'breslow' or 'efron', got {ties!r}")
@@ -114,7 +119,7 @@ def _efron_log_denominator(
     valid = ell.unsqueeze(0) < d.unsqueeze(1)
     terms = at_risk[has_events].unsqueeze(1) - frac * tied[has_events].unsqueeze(1)
     terms = torch.where(valid, terms, torch.ones_like(terms))
-    per_group = (torch.log(terms) + shift * valid).sum(dim=1)
+    logs = torch.log(terms) + shift * valid
     if weighted_events is None:
-        return per_group.sum()
-    return (weighted_events[has_events] / d * per_group).sum()
+        return logs.sum()
+    return (weighted_events[has_events] / d * logs.sum(dim=1)).sum()

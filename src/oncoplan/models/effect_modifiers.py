@@ -16,10 +16,10 @@ Houwelingen 1993): when no interaction improves the held-out likelihood the pena
 the arms' contrasts are the same in log hazard for everyone. Uncertainty: ``n_members`` refits on
 bootstrap resamples at the chosen penalty (the spread of the coefficients).
 
-Written by hand on top of scikit-survival's Coxnet and Breslow estimator: the cross-validated partial
-likelihood (scikit-survival scores Coxnet paths by concordance only, which is blind to interactions that do
-not change the ranking). Each member keeps plain arrays (coefficients and its Breslow baseline on a grid), so
-a fitted stage is saved as JSON without pickles.
+Written by hand on top of scikit-survival's Coxnet: the cross-validated partial likelihood (scikit-survival
+scores Coxnet paths by concordance only, which is blind to interactions that do not change the ranking; the
+likelihood itself is the project's Cox loss). Each member keeps plain arrays (coefficients and its Breslow
+baseline on a grid), so a fitted stage is saved as JSON without pickles.
 
 Example:
     >>> import numpy as np
@@ -38,28 +38,29 @@ import logging
 import warnings
 
 import numpy as np
+import torch
 from sksurv.linear_model import CoxnetSurvivalAnalysis
-from sksurv.linear_model.coxph import BreslowEstimator
 
 from oncoplan.errors import ConfigError
+from oncoplan.models.heads.cox import breslow_baseline
+from oncoplan.models.losses.cox import cox_partial_likelihood
 
 logger = logging.getLogger(__name__)
 
 
 def cox_partial_log_likelihood(time: np.ndarray, event: np.ndarray, eta: np.ndarray) -> float:
-    """Breslow partial log-likelihood of linear predictors ``eta`` (ties share their risk set).
+    """Breslow partial log-likelihood of linear predictors ``eta`` (the project's torch Cox loss, summed).
 
     Example:
         >>> round(cox_partial_log_likelihood(np.array([1.0, 2.0]), np.array([True, True]), np.zeros(2)), 4)
         -0.6931
     """
-    order = np.argsort(-np.asarray(time, dtype=float), kind="stable")
-    t, d, e = np.asarray(time, float)[order], np.asarray(event, bool)[order], np.asarray(eta, float)[order]
-    shift = float(e.max()) if len(e) else 0.0
-    cum = np.cumsum(np.exp(e - shift))  # risk-set sums in decreasing time ...
-    last = np.searchsorted(-t, -t, side="right") - 1  # ... up to the last row tied with each time
-    log_risk = np.log(cum[last]) + shift
-    return float(np.sum(d * (e - log_risk)))
+
+    def as_tensor(values: np.ndarray) -> torch.Tensor:  # structured-array fields are strided views
+        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
+
+    nll = cox_partial_likelihood(as_tensor(eta), as_tensor(time), as_tensor(event), "breslow", "sum")
+    return -float(nll)
 
 
 def modifier_design(score: np.ndarray, z: np.ndarray, codes: np.ndarray, arm: int, n_arms: int) -> np.ndarray:
@@ -77,10 +78,11 @@ def modifier_design(score: np.ndarray, z: np.ndarray, codes: np.ndarray, arm: in
 
 
 def _breslow_on_grid(eta: np.ndarray, event: np.ndarray, time: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """scikit-survival's Breslow cumulative baseline hazard of ``eta``, as a step function on ``grid``."""
-    cum = BreslowEstimator().fit(eta, event.astype(bool), time.astype(float)).cum_baseline_hazard_
-    idx = np.searchsorted(cum.x, grid, side="right") - 1
-    return np.where(idx >= 0, cum.y[np.clip(idx, 0, None)], 0.0)
+    """Breslow cumulative baseline hazard of ``eta`` (:func:`~oncoplan.models.heads.cox.breslow_baseline`)
+    as a step function on ``grid``."""
+    times, cum = breslow_baseline(eta, time, event)
+    idx = np.searchsorted(times, grid, side="right") - 1
+    return np.where(idx >= 0, cum[np.clip(idx, 0, None)], 0.0)
 
 
 class CoxEffectModifiers:

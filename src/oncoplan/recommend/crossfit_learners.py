@@ -30,6 +30,22 @@ from oncoplan.preprocess.tabular import TabularPreprocessor
 LEARNERS = {"t": TLearnerSurvival, "s": SLearnerSurvival}
 
 
+def _fold_inputs(cohort: Cohort) -> Callable:
+    """``inputs(train_rows, test_rows)`` -> (x_train, x_test, arms present in training): preprocessing fitted
+    on the training rows only (an unseen category encodes as zeros, with a logged warning)."""
+    numeric, categorical = cohort.feature_types(include_treatment=False)
+    frame = cohort.features(include_treatment=False)
+    arms = list(cohort.arms or [])
+    treatment = cohort.treatment.to_numpy()
+
+    def inputs(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
+        x_tr = prep.fit(frame.iloc[tr]).transform(frame.iloc[tr])
+        return x_tr, prep.transform(frame.iloc[te]), [a for a in arms if (treatment[tr] == a).any()]
+
+    return inputs
+
+
 def meta_learner_fit_predict(cohort: Cohort, base: str = "rsf", kind: str = "t", seed: int = 0) -> Callable:
     """``fit_predict`` of a T- (``kind="t"``) or S-learner (``"s"``) with ``base`` ``"rsf"`` or ``"cox"``.
 
@@ -38,16 +54,11 @@ def meta_learner_fit_predict(cohort: Cohort, base: str = "rsf", kind: str = "t",
     """
     if kind not in LEARNERS:
         raise ConfigError(f"kind must be one of {sorted(LEARNERS)}, got {kind!r}")
-    numeric, categorical = cohort.feature_types(include_treatment=False)
-    frame = cohort.features(include_treatment=False)
-    arms = list(cohort.arms or [])
+    fold_inputs = _fold_inputs(cohort)
     treatment = cohort.treatment.to_numpy()
 
     def fit_predict(tr: np.ndarray, te: np.ndarray) -> tuple:
-        prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
-        x_tr = prep.fit(frame.iloc[tr]).transform(frame.iloc[tr])
-        x_te = prep.transform(frame.iloc[te])
-        present = [a for a in arms if (treatment[tr] == a).any()]
+        x_tr, x_te, present = fold_inputs(tr, te)
         model = LEARNERS[kind](base, random_state=seed).fit(x_tr, cohort.y[tr], treatment[tr], arms=present)
         k = len(present)
         return (
@@ -120,19 +131,13 @@ def pseudo_outcome_recommender(cohort: Cohort, learner: str, tau: float, seed: i
     Example:
         >>> rec = pseudo_outcome_recommender(cohort, "causal_forest", tau=1826.0)  # doctest: +SKIP
     """
-    numeric, categorical = cohort.feature_types(include_treatment=False)
-    frame = cohort.features(include_treatment=False)
-    arms = list(cohort.arms or [])
+    fold_inputs = _fold_inputs(cohort)
     treatment = cohort.treatment.to_numpy()
 
     def recommend_rows(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
-        prep = TabularPreprocessor(numeric=numeric, categorical=categorical, strict=False)
-        x_tr = prep.fit(frame.iloc[tr]).transform(frame.iloc[tr])
-        present = [a for a in arms if (treatment[tr] == a).any()]
+        x_tr, x_te, present = fold_inputs(tr, te)
         model = RMSTPseudoOutcomeLearner(learner, tau=tau, random_state=seed)
-        return model.fit(x_tr, cohort.y[tr], treatment[tr], arms=present).predict_arm(
-            prep.transform(frame.iloc[te])
-        )
+        return model.fit(x_tr, cohort.y[tr], treatment[tr], arms=present).predict_arm(x_te)
 
     return recommend_rows
 
